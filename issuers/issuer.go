@@ -1,0 +1,77 @@
+// Package issuers mints RTC and login tokens for an already verified user:
+// ZEGOCLOUD Token04, Twilio Access Tokens and Tencent CloudBase custom-login
+// tickets, byte-compatible with what the vendors' own libraries produce.
+//
+// It is plain Go plus golang-jwt: it never imports Caddy or zap. Every Issuer
+// is immutable after its constructor returns and safe for concurrent use.
+// The caller decides who the token is for; an Issuer never takes a user id
+// from anywhere but Request.UserID.
+package issuers
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrBadRequest is wrapped by every error caused by the request (a user id,
+// room or stream that the vendor would refuse, a TTL over the cap). Its text
+// is safe to show to the client: it never contains a secret.
+var ErrBadRequest = errors.New("bad token request")
+
+// RequestError is a client error with a short, fixed-shape message.
+type RequestError struct {
+	// Field is the request field at fault ("user_id", "room_id", "ttl", ...).
+	Field string
+	// Message says what is wrong with it, without echoing secrets.
+	Message string
+}
+
+func (e *RequestError) Error() string { return e.Field + ": " + e.Message }
+
+// Unwrap makes errors.Is(err, ErrBadRequest) true.
+func (e *RequestError) Unwrap() error { return ErrBadRequest }
+
+func badRequest(field, msg string) error { return &RequestError{Field: field, Message: msg} }
+
+// Request is what a token is asked for. The zero value of an optional field
+// means "not asked".
+type Request struct {
+	// UserID is the verified user the token is for. Required.
+	UserID string
+	// RoomID binds the token to one room (ZEGO privilege token, Twilio video grant).
+	RoomID string
+	// StreamIDs lists the streams a ZEGO token may publish; empty means any.
+	StreamIDs []string
+	// Publish asks for the ZEGO publish privilege.
+	Publish bool
+	// TTL is the lifetime asked for; zero means the issuer's default. An
+	// issuer refuses a TTL above its maximum.
+	TTL time.Duration
+}
+
+// Token is an issued token.
+type Token struct {
+	// Token is the token string to hand to the client SDK.
+	Token string
+	// UserID is the user the token was issued for.
+	UserID string
+	// IssuedAt and ExpiresAt bound the token's validity.
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// Issuer mints a token for an already verified user.
+type Issuer interface {
+	Issue(ctx context.Context, req Request) (Token, error)
+}
+
+// Clock returns the current time. Issuers take one so tests can fix time.
+type Clock func() time.Time
+
+func clockOrNow(c Clock) Clock {
+	if c == nil {
+		return time.Now
+	}
+	return c
+}
