@@ -1,0 +1,412 @@
+// Package caddyauth is the Caddy side of caddy-gameauth: the http.handlers.gameauth
+// middleware that verifies game tokens on proxied requests, the
+// http.handlers.gameauth_issuer handler that mints RTC tokens for the verified
+// player, their guest modules, Caddyfile directives and the gameauth-token
+// command. It is the only package of this module that imports Caddy or zap.
+package caddyauth
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/gameauth/caddy-gameauth/verifiers"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// DefaultHeaderPrefix is the prefix of the identity headers sent upstream.
+const DefaultHeaderPrefix = "X-Auth-"
+
+// ErrorPlaceholder holds the reason a request was refused, for handle_errors.
+const ErrorPlaceholder = "http.auth.gameauth.error"
+
+// TokenVerifier is implemented by the guest modules of the
+// http.gameauth.verifiers namespace.
+type TokenVerifier interface {
+	// VerifyRequest verifies the token and then the route's requirements,
+	// which may use the request's placeholders through repl. Errors wrap
+	// the sentinels of package verifiers.
+	VerifyRequest(r *http.Request, repl *caddy.Replacer, token string) (verifiers.Identity, error)
+}
+
+// defaultSourcer is implemented by verifiers whose tokens travel in a place
+// of their own by default (TapTap: X-LC-Session).
+type defaultSourcer interface {
+	defaultSources() []TokenSource
+}
+
+// HeaderTemplate is one extra header sent upstream after a successful
+// verification.
+type HeaderTemplate struct {
+	// Name is the header name. It is stripped from every incoming request,
+	// in every spelling, like the identity headers.
+	Name string `json:"name"`
+	// Value is a template that may use placeholders, such as
+	// {http.auth.user.id}. A header whose value is empty is not set.
+	Value string `json:"value"`
+}
+
+// Handler verifies a game token on each request, strips every identity
+// header the client sent, and on success tells the upstream who the player
+// is through X-Auth-* headers and the {http.auth.user.*} placeholders.
+// A missing or bad token is refused with 401, a valid token without the
+// privilege the route requires with 403, and a backing service that cannot
+// answer with 502 or 503; the request is then not passed on.
+type Handler struct {
+	// VerifiersRaw are the token verifiers, tried in order on the one token
+	// the request carries; the first that accepts it wins. A verifier that
+	// finds the token forbidden or cannot reach its backing service ends the
+	// search. Required.
+	VerifiersRaw []json.RawMessage `json:"verifiers,omitempty" caddy:"namespace=http.gameauth.verifiers inline_key=verifier"`
+
+	// Sources are where the token is looked for, in order; the first
+	// source present in the request is the one checked. Default: the
+	// Authorization header with the Bearer scheme, then the default
+	// sources of the configured verifiers (X-LC-Session for taptap).
+	Sources []TokenSource `json:"sources,omitempty"`
+
+	// HeaderPrefix is the prefix of the identity headers. Every request
+	// header starting with it, in any case and with '_' or '.' in place of
+	// '-', is deleted before anything else. Default: X-Auth-
+	HeaderPrefix string `json:"header_prefix,omitempty"`
+
+	// Headers are extra headers set from templates after a successful
+	// verification. Their names are stripped from incoming requests too.
+	// Default: none.
+	Headers []HeaderTemplate `json:"headers,omitempty"`
+
+	// Realm is the realm of the WWW-Authenticate challenge. Default: none.
+	Realm string `json:"realm,omitempty"`
+
+	verifiers []TokenVerifier
+	sources   []TokenSource
+	stripper  headerStripper
+	names     *claimNames
+	hdrProv   string
+	hdrUser   string
+	headers   []HeaderTemplate // canonical names
+	logger    *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.gameauth",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision loads the verifiers and precomputes header names. It makes no
+// network calls.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if h.HeaderPrefix == "" {
+		h.HeaderPrefix = DefaultHeaderPrefix
+	}
+	mods, err := ctx.LoadModule(h, "VerifiersRaw")
+	if err != nil {
+		return fmt.Errorf("loading gameauth verifiers: %w", err)
+	}
+	for _, m := range mods.([]any) {
+		v, ok := m.(TokenVerifier)
+		if !ok {
+			return fmt.Errorf("module %T is not a gameauth verifier", m)
+		}
+		h.verifiers = append(h.verifiers, v)
+	}
+
+	h.sources = h.sources[:0]
+	if len(h.Sources) > 0 {
+		h.sources = append(h.sources, h.Sources...)
+	} else {
+		h.sources = append(h.sources, TokenSource{From: sourceBearer})
+		for _, v := range h.verifiers {
+			if ds, ok := v.(defaultSourcer); ok {
+				h.sources = appendSourcesUnique(h.sources, ds.defaultSources()...)
+			}
+		}
+	}
+	for i := range h.sources {
+		if err := h.sources[i].normalize(); err != nil {
+			return err
+		}
+	}
+
+	h.stripper = headerStripper{prefix: normalizeHeaderName(h.HeaderPrefix)}
+	h.headers = h.headers[:0]
+	for _, t := range h.Headers {
+		if t.Name == "" {
+			return fmt.Errorf("header: a name is required")
+		}
+		h.stripper.names = append(h.stripper.names, normalizeHeaderName(t.Name))
+		h.headers = append(h.headers, HeaderTemplate{Name: http.CanonicalHeaderKey(t.Name), Value: t.Value})
+	}
+	h.names = newClaimNames(h.HeaderPrefix)
+	h.hdrProv = http.CanonicalHeaderKey(h.HeaderPrefix + "Provider")
+	h.hdrUser = http.CanonicalHeaderKey(h.HeaderPrefix + "User-Id")
+	return nil
+}
+
+func appendSourcesUnique(list []TokenSource, more ...TokenSource) []TokenSource {
+outer:
+	for _, s := range more {
+		for _, have := range list {
+			if have == s {
+				continue outer
+			}
+		}
+		list = append(list, s)
+	}
+	return list
+}
+
+// Validate checks the configuration.
+func (h *Handler) Validate() error {
+	if len(h.verifiers) == 0 {
+		return fmt.Errorf("gameauth: at least one verifier is required")
+	}
+	if !validHeaderName(h.HeaderPrefix) {
+		return fmt.Errorf("gameauth: header_prefix %q is not a valid header name prefix", h.HeaderPrefix)
+	}
+	if normalizeHeaderName(h.HeaderPrefix) == "" || len(h.HeaderPrefix) < 3 {
+		return fmt.Errorf("gameauth: header_prefix %q is too short", h.HeaderPrefix)
+	}
+	for _, t := range h.headers {
+		if !validHeaderName(t.Name) {
+			return fmt.Errorf("gameauth: header %q is not a valid header name", t.Name)
+		}
+		if isHopOrReserved(t.Name) {
+			return fmt.Errorf("gameauth: header %q may not be set by gameauth", t.Name)
+		}
+	}
+	for _, s := range h.sources {
+		if s.From != sourceBearer && s.From != sourceHeader {
+			continue
+		}
+		if h.stripper.matches(s.Name) {
+			return fmt.Errorf("gameauth: token source %s is an identity header (it starts with header_prefix %q or is set by a header line) and would be stripped before it is read", s, h.HeaderPrefix)
+		}
+	}
+	return nil
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func isHopOrReserved(name string) bool {
+	switch http.CanonicalHeaderKey(name) {
+	case "Host", "Connection", "Content-Length", "Transfer-Encoding", "Upgrade", "Te", "Trailer", "Authorization", "Cookie":
+		return true
+	}
+	return false
+}
+
+// errMissingToken is the error of a request that carries no token at all.
+var errMissingToken = &verifiers.Error{Kind: verifiers.ErrInvalidToken, Reason: "missing token"}
+
+// ServeHTTP strips identity headers, verifies the token and, on success
+// only, sets the identity headers and placeholders and calls next.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	// Rule 1: strip first, unconditionally, on every path.
+	h.stripper.strip(r.Header)
+
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+
+	token, res := h.findToken(r)
+	switch res {
+	case tokenAbsent:
+		return h.refuse(w, r, repl, errMissingToken, "")
+	case tokenMalformed:
+		return h.refuse(w, r, repl, verifiers.Invalid("malformed token"), "")
+	}
+	if len(token) > verifiers.MaxTokenLength {
+		return h.refuse(w, r, repl, verifiers.Invalid("token too long"), "")
+	}
+
+	id, err := h.verify(r, repl, token)
+	if err != nil {
+		return h.refuse(w, r, repl, err, token)
+	}
+	if id.Subject == "" || !validHeaderValue(id.Subject) || !validHeaderValue(id.Provider) {
+		return h.refuse(w, r, repl, verifiers.Invalid("unusable subject"), token)
+	}
+	h.inject(r, repl, &id)
+	return next.ServeHTTP(w, r)
+}
+
+// findToken returns the token of the first source present in the request.
+func (h *Handler) findToken(r *http.Request) (string, extractResult) {
+	for i := range h.sources {
+		t, res := h.sources[i].extract(r)
+		if res != tokenAbsent {
+			return t, res
+		}
+	}
+	return "", tokenAbsent
+}
+
+// verify runs the verifiers in order: the first to accept the token wins;
+// a forbidden or unavailable answer ends the search.
+func (h *Handler) verify(r *http.Request, repl *caddy.Replacer, token string) (verifiers.Identity, error) {
+	var first error
+	for _, v := range h.verifiers {
+		id, err := v.VerifyRequest(r, repl, token)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, verifiers.ErrInvalidToken) {
+			return verifiers.Identity{}, err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return verifiers.Identity{}, first
+}
+
+// reservedClaim reports claim names that would collide with the subject or
+// provider headers and placeholders.
+func reservedClaim(name string) bool {
+	return name == "id" || name == "provider" || name == "user_id"
+}
+
+// inject sets the verified identity headers and placeholders.
+func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, id *verifiers.Identity) {
+	r.Header[h.hdrProv] = []string{id.Provider}
+	r.Header[h.hdrUser] = []string{id.Subject}
+	repl.Set("http.auth.user.id", id.Subject)
+	repl.Set("http.auth.user.provider", id.Provider)
+	for _, c := range id.Claims {
+		if c.Value == "" || reservedClaim(c.Name) || !validClaimName(c.Name) || !validHeaderValue(c.Value) {
+			continue
+		}
+		n := h.names.get(c.Name)
+		r.Header[n.header] = []string{c.Value}
+		repl.Set(n.placeholder, c.Value)
+	}
+	for _, t := range h.headers {
+		v := repl.ReplaceAll(t.Value, "")
+		if v != "" && validHeaderValue(v) {
+			r.Header[t.Name] = []string{v}
+		}
+	}
+}
+
+// refuse answers a request that may not pass: the reason goes in the
+// {http.auth.gameauth.error} placeholder, the status and challenge follow
+// the error's kind, and the error is returned for handle_errors.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, err error, token string) error {
+	reason := verifiers.Reason(err)
+	repl.Set(ErrorPlaceholder, reason)
+	status := statusOf(err)
+	switch status {
+	case http.StatusUnauthorized:
+		if err == errMissingToken {
+			w.Header().Set("WWW-Authenticate", h.challenge("", ""))
+		} else {
+			w.Header().Set("WWW-Authenticate", h.challenge("invalid_token", reason))
+		}
+		if ce := h.logger.Check(zapcore.DebugLevel, "token rejected"); ce != nil {
+			ce.Write(zap.String("reason", reason), tokenField(token), zap.String("uri", r.RequestURI))
+		}
+	case http.StatusForbidden:
+		w.Header().Set("WWW-Authenticate", h.challenge("insufficient_scope", reason))
+		if ce := h.logger.Check(zapcore.DebugLevel, "token lacks privilege"); ce != nil {
+			ce.Write(zap.String("reason", reason), tokenField(token), zap.String("uri", r.RequestURI))
+		}
+	default:
+		var ve *verifiers.Error
+		if errors.As(err, &ve) && ve.RetryAfter > 0 {
+			secs := int((ve.RetryAfter + 999_999_999) / 1_000_000_000)
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+		} else if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+		}
+		h.logger.Warn("token verification unavailable", zap.String("reason", reason), zap.Int("status", status))
+	}
+	return caddyhttp.Error(status, err)
+}
+
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, verifiers.ErrInvalidToken):
+		return http.StatusUnauthorized
+	case errors.Is(err, verifiers.ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, verifiers.ErrBadGateway):
+		return http.StatusBadGateway
+	case errors.Is(err, verifiers.ErrUnavailable):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// challenge builds an RFC 6750 §3 WWW-Authenticate value. reason comes
+// from the fixed set of verifier reasons, which hold no quote or backslash.
+func (h *Handler) challenge(code, reason string) string {
+	v := "Bearer"
+	sep := " "
+	if h.Realm != "" {
+		v += sep + `realm="` + quoteSafe(h.Realm) + `"`
+		sep = ", "
+	}
+	if code != "" {
+		v += sep + `error="` + code + `"`
+		sep = ", "
+		if reason != "" {
+			v += sep + `error_description="` + quoteSafe(reason) + `"`
+		}
+	}
+	return v
+}
+
+// quoteSafe keeps only the characters RFC 6750 allows in a quoted
+// error_description (%x20-21 / %x23-5B / %x5D-7E).
+func quoteSafe(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c <= 0x7e && c != '"' && c != '\\' {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+// tokenField logs a short hash of the token for correlation, never the token.
+func tokenField(token string) zap.Field {
+	if token == "" {
+		return zap.Skip()
+	}
+	sum := sha256.Sum256([]byte(token))
+	return zap.String("token_sha256", hex.EncodeToString(sum[:6]))
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

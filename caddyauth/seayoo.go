@@ -1,0 +1,116 @@
+package caddyauth
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/gameauth/caddy-gameauth/verifiers"
+)
+
+func init() {
+	caddy.RegisterModule(SeayooVerifier{})
+}
+
+// SeayooVerifier verifies Seayoo Combo SDK identity tokens (HS256 JWTs
+// signed with the game's secret key).
+type SeayooVerifier struct {
+	// Secret is the game's secret key (it starts with sk_), usually given as
+	// {env.SEAYOO_SECRET_KEY} or {file./path}. Required unless Secrets is set.
+	Secret string `json:"secret,omitempty"`
+	// Secrets are more secret keys accepted besides Secret, tried in order,
+	// for rotation without downtime. Default: none.
+	Secrets []string `json:"secrets,omitempty"`
+	// GameID is the game id Seayoo assigned; the token's aud must contain
+	// it. Required.
+	GameID string `json:"game_id,omitempty"`
+	// Issuer is the Seayoo API endpoint the token's iss must equal exactly.
+	// Default: https://api.seayoo.com (use https://api.seayoo.io for global).
+	Issuer string `json:"issuer,omitempty"`
+	// Leeway is the clock skew allowed on exp and nbf. Default: 0, like
+	// the official SDK.
+	Leeway caddy.Duration `json:"leeway,omitempty"`
+
+	v *verifiers.Seayoo
+}
+
+// CaddyModule returns the Caddy module information.
+func (SeayooVerifier) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.gameauth.verifiers.seayoo",
+		New: func() caddy.Module { return new(SeayooVerifier) },
+	}
+}
+
+// Provision resolves the secrets and builds the verifier.
+func (s *SeayooVerifier) Provision(ctx caddy.Context) error {
+	repl := caddy.NewReplacer()
+	var raw []string
+	if s.Secret != "" {
+		raw = append(raw, s.Secret)
+	}
+	raw = append(raw, s.Secrets...)
+	secrets, err := resolveSecrets(repl, "seayoo: secret", raw, true)
+	if err != nil {
+		return err
+	}
+	gameID, err := resolveSecret(repl, "seayoo: game_id", s.GameID, true)
+	if err != nil {
+		return err
+	}
+	issuer, err := resolveSecret(repl, "seayoo: issuer", s.Issuer, false)
+	if err != nil {
+		return err
+	}
+	s.v, err = verifiers.NewSeayoo(verifiers.SeayooConfig{
+		Secrets: secrets,
+		GameID:  gameID,
+		Issuer:  issuer,
+		Leeway:  td(s.Leeway),
+	})
+	if err != nil {
+		return fmt.Errorf("seayoo: %w", err)
+	}
+	return nil
+}
+
+// VerifyRequest verifies a Seayoo identity token.
+func (s *SeayooVerifier) VerifyRequest(r *http.Request, _ *caddy.Replacer, token string) (verifiers.Identity, error) {
+	return s.v.Verify(r.Context(), token)
+}
+
+// UnmarshalCaddyfile sets up the verifier from Caddyfile tokens. Syntax:
+//
+//	seayoo {
+//		secret  <secret>
+//		secrets <secret>...
+//		game_id <game id>
+//		issuer  <endpoint>
+//		leeway  <duration>
+//	}
+func (s *SeayooVerifier) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	return parseBlock(d, func(p *optionParser, name string) error {
+		switch name {
+		case "secret":
+			return p.str(&s.Secret)
+		case "secrets":
+			return p.list(&s.Secrets)
+		case "game_id":
+			return p.str(&s.GameID)
+		case "issuer":
+			return p.str(&s.Issuer)
+		case "leeway":
+			return p.duration(&s.Leeway)
+		}
+		return p.unknown("seayoo")
+	})
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner     = (*SeayooVerifier)(nil)
+	_ caddyfile.Unmarshaler = (*SeayooVerifier)(nil)
+	_ TokenVerifier         = (*SeayooVerifier)(nil)
+)

@@ -1,0 +1,158 @@
+package caddyauth
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/gameauth/caddy-gameauth/verifiers"
+)
+
+func init() {
+	caddy.RegisterModule(TapTapVerifier{})
+}
+
+// TapTapVerifier verifies TapTap (TDS) / LeanCloud session tokens by asking
+// the LeanCloud REST API (GET /1.1/users/me) and caching the answers for a
+// short while. A revoked session stays accepted for up to CacheTTL. When
+// LeanCloud cannot answer, requests are refused with 503: never let through.
+type TapTapVerifier struct {
+	// Server is the app's LeanCloud/TDS API domain, e.g.
+	// https://abcd1234.cloud.tds1.tapapis.cn. Required.
+	Server string `json:"server,omitempty"`
+	// ClientID is the TDS Client ID (LeanCloud App ID). Required.
+	ClientID string `json:"client_id,omitempty"`
+	// ClientToken is the TDS Client Token (App Key). One of ClientToken
+	// and ServerSecret is required.
+	ClientToken string `json:"client_token,omitempty"`
+	// ServerSecret is the TDS Server Secret (Master Key), sent with ",master".
+	ServerSecret string `json:"server_secret,omitempty"`
+	// Timeout bounds each call to LeanCloud. Default: 3s
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+	// CacheTTL is how long a valid session is remembered; a revoked
+	// session stays valid for up to this long. Default: 60s
+	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
+	// NegativeTTL is how long an invalid session is remembered. Default: 5s
+	NegativeTTL caddy.Duration `json:"negative_ttl,omitempty"`
+	// CacheSize caps the number of remembered answers. Default: 10000
+	CacheSize int `json:"cache_size,omitempty"`
+	// MaxInFlight caps concurrent calls to LeanCloud; requests over it get
+	// 503. Default: 32
+	MaxInFlight int `json:"max_in_flight,omitempty"`
+
+	v *verifiers.TapTap
+}
+
+// CaddyModule returns the Caddy module information.
+func (TapTapVerifier) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.gameauth.verifiers.taptap",
+		New: func() caddy.Module { return new(TapTapVerifier) },
+	}
+}
+
+// Provision resolves the credentials and builds the verifier. It makes no
+// network call.
+func (t *TapTapVerifier) Provision(caddy.Context) error {
+	repl := caddy.NewReplacer()
+	server, err := resolveSecret(repl, "taptap: server", t.Server, true)
+	if err != nil {
+		return err
+	}
+	id, err := resolveSecret(repl, "taptap: client_id", t.ClientID, true)
+	if err != nil {
+		return err
+	}
+	tok, err := resolveSecret(repl, "taptap: client_token", t.ClientToken, false)
+	if err != nil {
+		return err
+	}
+	master, err := resolveSecret(repl, "taptap: server_secret", t.ServerSecret, false)
+	if err != nil {
+		return err
+	}
+	t.v, err = verifiers.NewTapTap(verifiers.TapTapConfig{
+		Server:       server,
+		ClientID:     id,
+		ClientToken:  tok,
+		ServerSecret: master,
+		Timeout:      td(t.Timeout),
+		CacheTTL:     td(t.CacheTTL),
+		NegativeTTL:  td(t.NegativeTTL),
+		CacheSize:    t.CacheSize,
+		MaxInFlight:  t.MaxInFlight,
+	})
+	if err != nil {
+		return fmt.Errorf("taptap: %w", err)
+	}
+	return nil
+}
+
+// Cleanup stops the verifier's cache.
+func (t *TapTapVerifier) Cleanup() error {
+	if t.v != nil {
+		return t.v.Close()
+	}
+	return nil
+}
+
+// VerifyRequest checks a session token with LeanCloud (or the cache).
+func (t *TapTapVerifier) VerifyRequest(r *http.Request, _ *caddy.Replacer, token string) (verifiers.Identity, error) {
+	return t.v.Verify(r.Context(), token)
+}
+
+// Stats returns the cache and call counters.
+func (t *TapTapVerifier) Stats() verifiers.TapTapStats { return t.v.Stats() }
+
+func (t *TapTapVerifier) defaultSources() []TokenSource {
+	return []TokenSource{{From: sourceHeader, Name: "X-LC-Session"}}
+}
+
+// UnmarshalCaddyfile sets up the verifier from Caddyfile tokens. Syntax:
+//
+//	taptap {
+//		server        <url>
+//		client_id     <client id>
+//		client_token  <client token>
+//		server_secret <server secret>
+//		timeout       <duration>
+//		cache_ttl     <duration>
+//		negative_ttl  <duration>
+//		cache_size    <entries>
+//		max_in_flight <calls>
+//	}
+func (t *TapTapVerifier) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	return parseBlock(d, func(p *optionParser, name string) error {
+		switch name {
+		case "server":
+			return p.str(&t.Server)
+		case "client_id":
+			return p.str(&t.ClientID)
+		case "client_token":
+			return p.str(&t.ClientToken)
+		case "server_secret":
+			return p.str(&t.ServerSecret)
+		case "timeout":
+			return p.duration(&t.Timeout)
+		case "cache_ttl":
+			return p.duration(&t.CacheTTL)
+		case "negative_ttl":
+			return p.duration(&t.NegativeTTL)
+		case "cache_size":
+			return p.positiveInt(&t.CacheSize)
+		case "max_in_flight":
+			return p.positiveInt(&t.MaxInFlight)
+		}
+		return p.unknown("taptap")
+	})
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner     = (*TapTapVerifier)(nil)
+	_ caddy.CleanerUpper    = (*TapTapVerifier)(nil)
+	_ caddyfile.Unmarshaler = (*TapTapVerifier)(nil)
+	_ TokenVerifier         = (*TapTapVerifier)(nil)
+)
