@@ -7,11 +7,7 @@ ARG CADDY_VERSION=2.11.9
 FROM caddy:${CADDY_VERSION}-builder AS builder
 ARG CADDY_VERSION
 WORKDIR /src/caddy-gameauth
-COPY go.mod go.sum ./
-COPY caddyauth ./caddyauth
-COPY verifiers ./verifiers
-COPY issuers ./issuers
-COPY internal ./internal
+COPY . .
 RUN xcaddy build "v${CADDY_VERSION}" \
 	--with github.com/gameauth/caddy-gameauth@v0.0.0=/src/caddy-gameauth \
 	--output /usr/bin/caddy

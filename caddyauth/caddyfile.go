@@ -40,8 +40,14 @@ func parseGameauth(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) 
 //		from_query  <name>
 //		from_cookie <name>
 //		header_prefix <prefix>
+//		from_websocket_protocol [<prefix>]
 //		header <name> <template>
 //		realm <realm>
+//		require <claim> <value>...
+//		require <claim> >=|>|<=|<|==|!= <number> [allow_unknown]
+//		optional
+//		skip_preflight
+//		forward_token on|off
 //	}
 //
 // Verifiers (seayoo, zego, twilio, taptap, cloudbase) may repeat and are
@@ -53,9 +59,39 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	seenPrefix, seenRealm := false, false
+	p := newOptionParser(d)
 	for d.NextBlock(0) {
 		name := d.Val()
 		switch name {
+		case "from_websocket_protocol":
+			src := TokenSource{From: sourceWS}
+			if d.NextArg() {
+				src.Name = d.Val()
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Sources = append(h.Sources, src)
+		case "require":
+			rule, err := parseRequire(d)
+			if err != nil {
+				return err
+			}
+			h.Require = append(h.Require, rule)
+		case "optional":
+			if err := p.flag(&h.Optional); err != nil {
+				return err
+			}
+		case "skip_preflight":
+			if err := p.flag(&h.SkipPreflight); err != nil {
+				return err
+			}
+		case "forward_token":
+			var fwd bool
+			if err := p.flag(&fwd); err != nil {
+				return err
+			}
+			h.ForwardToken = &fwd
 		case "from_bearer":
 			src := TokenSource{From: sourceBearer}
 			if d.NextArg() {

@@ -90,14 +90,37 @@ type Handler struct {
 	// Realm is the realm of the WWW-Authenticate challenge. Default: none.
 	Realm string `json:"realm,omitempty"`
 
-	verifiers []TokenVerifier
-	sources   []TokenSource
-	stripper  headerStripper
-	names     *claimNames
-	hdrProv   string
-	hdrUser   string
-	headers   []HeaderTemplate // canonical names
-	logger    *zap.Logger
+	// Require are claim rules the verified identity must meet, all of
+	// them; failing one is a 403 whose reason names the rule. Default: none.
+	Require []ClaimRule `json:"require,omitempty"`
+
+	// Optional lets requests that carry no token through, with every
+	// identity header stripped and none set. A token that is present but
+	// bad is still refused. Default: false.
+	Optional bool `json:"optional,omitempty"`
+
+	// SkipPreflight lets CORS preflight requests (OPTIONS with Origin and
+	// Access-Control-Request-Method) through without a token, with every
+	// identity header stripped. Default: false.
+	SkipPreflight bool `json:"skip_preflight,omitempty"`
+
+	// ForwardToken, when false, removes the token from the request (the
+	// header, query parameter, cookie or WebSocket subprotocol it came
+	// from) before it goes upstream, so it never lands in upstream logs.
+	// Default: true.
+	ForwardToken *bool `json:"forward_token,omitempty"`
+
+	verifiers  []TokenVerifier
+	providers  []string // module names of verifiers, for metrics and logs
+	sources    []TokenSource
+	stripper   headerStripper
+	names      *claimNames
+	hdrProv    string
+	hdrUser    string
+	headers    []HeaderTemplate // canonical names
+	stripToken bool
+	metrics    *metrics
+	logger     *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -125,6 +148,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("module %T is not a gameauth verifier", m)
 		}
 		h.verifiers = append(h.verifiers, v)
+		h.providers = append(h.providers, m.(caddy.Module).CaddyModule().ID.Name())
 	}
 
 	h.sources = h.sources[:0]
@@ -143,6 +167,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
+	for i := range h.Require {
+		if err := h.Require[i].provision(); err != nil {
+			return err
+		}
+	}
+	h.stripToken = h.ForwardToken != nil && !*h.ForwardToken
+	h.metrics = newHandlerMetrics(ctx)
 
 	h.stripper = headerStripper{prefix: normalizeHeaderName(h.HeaderPrefix)}
 	h.headers = h.headers[:0]
@@ -234,56 +265,82 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 
-	token, res := h.findToken(r)
-	switch res {
-	case tokenAbsent:
-		return h.refuse(w, r, repl, errMissingToken, "")
-	case tokenMalformed:
-		return h.refuse(w, r, repl, verifiers.Invalid("malformed token"), "")
-	}
-	if len(token) > verifiers.MaxTokenLength {
-		return h.refuse(w, r, repl, verifiers.Invalid("token too long"), "")
+	if h.SkipPreflight && isPreflight(r) {
+		return next.ServeHTTP(w, r)
 	}
 
-	id, err := h.verify(r, repl, token)
-	if err != nil {
-		return h.refuse(w, r, repl, err, token)
+	token, src, res := h.findToken(r)
+	switch res {
+	case tokenAbsent:
+		if h.Optional {
+			return next.ServeHTTP(w, r)
+		}
+		return h.refuse(w, r, repl, errMissingToken, "", "")
+	case tokenMalformed:
+		return h.refuse(w, r, repl, verifiers.Invalid("malformed token"), "", "")
 	}
-	if id.Subject == "" || !validHeaderValue(id.Subject) || !validHeaderValue(id.Provider) {
-		return h.refuse(w, r, repl, verifiers.Invalid("unusable subject"), token)
+	if len(token) > verifiers.MaxTokenLength {
+		return h.refuse(w, r, repl, verifiers.Invalid("token too long"), "", "")
+	}
+
+	start := h.metrics.now()
+	id, provider, err := h.verify(r, repl, token)
+	if err == nil && (id.Subject == "" || !validHeaderValue(id.Subject) || !validHeaderValue(id.Provider)) {
+		err = verifiers.Invalid("unusable subject")
+	}
+	if err == nil {
+		for i := range h.Require {
+			if err = h.Require[i].check(&id, repl); err != nil {
+				break
+			}
+		}
+	}
+	h.metrics.observe(provider, err, start)
+	if err != nil {
+		return h.refuse(w, r, repl, err, token, provider)
+	}
+	if h.stripToken {
+		src.remove(r)
 	}
 	h.inject(r, repl, &id)
 	return next.ServeHTTP(w, r)
 }
 
+// isPreflight reports whether r is a CORS preflight request.
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" &&
+		r.Header.Get("Access-Control-Request-Method") != ""
+}
+
 // findToken returns the token of the first source present in the request.
-func (h *Handler) findToken(r *http.Request) (string, extractResult) {
+func (h *Handler) findToken(r *http.Request) (string, *TokenSource, extractResult) {
 	for i := range h.sources {
 		t, res := h.sources[i].extract(r)
 		if res != tokenAbsent {
-			return t, res
+			return t, &h.sources[i], res
 		}
 	}
-	return "", tokenAbsent
+	return "", nil, tokenAbsent
 }
 
 // verify runs the verifiers in order: the first to accept the token wins;
 // a forbidden or unavailable answer ends the search.
-func (h *Handler) verify(r *http.Request, repl *caddy.Replacer, token string) (verifiers.Identity, error) {
+func (h *Handler) verify(r *http.Request, repl *caddy.Replacer, token string) (verifiers.Identity, string, error) {
 	var first error
-	for _, v := range h.verifiers {
+	firstProvider := ""
+	for i, v := range h.verifiers {
 		id, err := v.VerifyRequest(r, repl, token)
 		if err == nil {
-			return id, nil
+			return id, h.providers[i], nil
 		}
 		if !errors.Is(err, verifiers.ErrInvalidToken) {
-			return verifiers.Identity{}, err
+			return verifiers.Identity{}, h.providers[i], err
 		}
 		if first == nil {
-			first = err
+			first, firstProvider = err, h.providers[i]
 		}
 	}
-	return verifiers.Identity{}, first
+	return verifiers.Identity{}, firstProvider, first
 }
 
 // reservedClaim reports claim names that would collide with the subject or
@@ -317,9 +374,10 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, id *verifiers.Id
 // refuse answers a request that may not pass: the reason goes in the
 // {http.auth.gameauth.error} placeholder, the status and challenge follow
 // the error's kind, and the error is returned for handle_errors.
-func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, err error, token string) error {
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, err error, token, provider string) error {
 	reason := verifiers.Reason(err)
 	repl.Set(ErrorPlaceholder, reason)
+	h.metrics.refused(provider, err)
 	status := statusOf(err)
 	switch status {
 	case http.StatusUnauthorized:
@@ -344,7 +402,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, repl *caddy.Rep
 		} else if status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "1")
 		}
-		h.logger.Warn("token verification unavailable", zap.String("reason", reason), zap.Int("status", status))
+		h.logger.Warn("token verification unavailable", zap.String("provider", provider), zap.String("reason", reason), zap.Int("status", status))
 	}
 	return caddyhttp.Error(status, err)
 }

@@ -118,16 +118,10 @@ func do(t *testing.T, method, url string, hdr map[string][]string, body string) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Keys are sent as spelled (Header.Add would canonicalise them), so
+	// tests can send x.auth.user.id or X_Auth_User_Id as a client would.
 	for k, vs := range hdr {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	// Go canonicalises keys set through Header.Add; set raw spellings too.
-	for k, vs := range hdr {
-		if strings.ContainsAny(k, "_.") || k != http.CanonicalHeaderKey(k) {
-			req.Header[k] = vs
-		}
+		req.Header[k] = append(req.Header[k], vs...)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -211,4 +205,9 @@ func mustConfig(t *testing.T, s string) *caddy.Config {
 		t.Fatal(err)
 	}
 	return &c
+}
+
+func validateConfig(t *testing.T, s string) error {
+	t.Helper()
+	return caddy.Validate(mustConfig(t, s))
 }

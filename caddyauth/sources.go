@@ -11,10 +11,12 @@ import (
 type TokenSource struct {
 	// From is where to look: "bearer" (the Authorization header with the
 	// Bearer scheme), "header" (the whole value of a header), "query" (a
-	// query-string parameter) or "cookie".
+	// query-string parameter), "cookie", or "websocket_protocol" (an entry
+	// of Sec-WebSocket-Protocol on WebSocket requests, after a prefix).
 	From string `json:"from"`
 	// Name is the header, query parameter or cookie name. For "bearer" it
-	// defaults to Authorization.
+	// defaults to Authorization; for "websocket_protocol" it is the prefix
+	// of the entry that carries the token, by default "access_token.".
 	Name string `json:"name,omitempty"`
 }
 
@@ -23,12 +25,15 @@ const (
 	sourceHeader = "header"
 	sourceQuery  = "query"
 	sourceCookie = "cookie"
+	sourceWS     = "websocket_protocol"
 )
 
+// DefaultWebSocketPrefix marks the Sec-WebSocket-Protocol entry that
+// carries the token: browsers cannot set headers on WebSocket requests, so
+// they offer the subprotocols "access_token.<token>" and the real one.
+const DefaultWebSocketPrefix = "access_token."
+
 func (s TokenSource) String() string {
-	if s.From == sourceBearer {
-		return "bearer " + s.Name
-	}
 	return s.From + " " + s.Name
 }
 
@@ -44,12 +49,16 @@ func (s *TokenSource) normalize() error {
 			return fmt.Errorf("token source %q needs a name", s.From)
 		}
 		s.Name = http.CanonicalHeaderKey(s.Name)
+	case sourceWS:
+		if s.Name == "" {
+			s.Name = DefaultWebSocketPrefix
+		}
 	case sourceQuery, sourceCookie:
 		if s.Name == "" {
 			return fmt.Errorf("token source %q needs a name", s.From)
 		}
 	default:
-		return fmt.Errorf("unknown token source %q (want bearer, header, query or cookie)", s.From)
+		return fmt.Errorf("unknown token source %q (want bearer, header, query, cookie or websocket_protocol)", s.From)
 	}
 	return nil
 }
@@ -103,8 +112,99 @@ func (s *TokenSource) extract(r *http.Request) (string, extractResult) {
 		default:
 			return "", tokenMalformed
 		}
+	case sourceWS:
+		if !isWebSocket(r) {
+			return "", tokenAbsent
+		}
+		var found string
+		n := 0
+		for _, v := range r.Header["Sec-Websocket-Protocol"] {
+			for p := range strings.SplitSeq(v, ",") {
+				if t, ok := strings.CutPrefix(strings.TrimSpace(p), s.Name); ok {
+					found = t
+					n++
+				}
+			}
+		}
+		switch n {
+		case 0:
+			return "", tokenAbsent
+		case 1:
+			return checkToken(found)
+		default:
+			return "", tokenMalformed
+		}
 	}
 	return "", tokenAbsent
+}
+
+// isWebSocket reports whether r asks for a WebSocket: an HTTP/1.1 upgrade
+// or an HTTP/2 extended CONNECT (RFC 8441).
+func isWebSocket(r *http.Request) bool {
+	if r.Method == http.MethodConnect {
+		return true
+	}
+	for _, v := range r.Header["Upgrade"] {
+		if strings.EqualFold(strings.TrimSpace(v), "websocket") {
+			return true
+		}
+	}
+	return false
+}
+
+// remove deletes the token from where this source found it, so that it is
+// not forwarded upstream.
+func (s *TokenSource) remove(r *http.Request) {
+	switch s.From {
+	case sourceBearer, sourceHeader:
+		delete(r.Header, s.Name)
+	case sourceQuery:
+		r.URL.RawQuery = withoutQueryParam(r.URL.RawQuery, s.Name)
+		r.RequestURI = r.URL.RequestURI()
+	case sourceCookie:
+		var kept []string
+		for _, c := range r.Cookies() {
+			if c.Name != s.Name {
+				kept = append(kept, c.Name+"="+c.Value)
+			}
+		}
+		r.Header.Del("Cookie")
+		if len(kept) > 0 {
+			r.Header.Set("Cookie", strings.Join(kept, "; "))
+		}
+	case sourceWS:
+		var kept []string
+		for _, v := range r.Header["Sec-Websocket-Protocol"] {
+			for p := range strings.SplitSeq(v, ",") {
+				p = strings.TrimSpace(p)
+				if p != "" && !strings.HasPrefix(p, s.Name) {
+					kept = append(kept, p)
+				}
+			}
+		}
+		r.Header.Del("Sec-Websocket-Protocol")
+		if len(kept) > 0 {
+			r.Header.Set("Sec-Websocket-Protocol", strings.Join(kept, ", "))
+		}
+	}
+}
+
+// withoutQueryParam returns rawQuery without the parameter name.
+func withoutQueryParam(rawQuery, name string) string {
+	var b strings.Builder
+	for rawQuery != "" {
+		var kv string
+		kv, rawQuery, _ = strings.Cut(rawQuery, "&")
+		k, _, _ := strings.Cut(kv, "=")
+		if dk, err := url.QueryUnescape(k); err == nil && dk == name {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(kv)
+	}
+	return b.String()
 }
 
 // parseBearer parses an RFC 6750 §2.1 credentials value: the scheme

@@ -42,7 +42,8 @@ type TapTapVerifier struct {
 	// 503. Default: 32
 	MaxInFlight int `json:"max_in_flight,omitempty"`
 
-	v *verifiers.TapTap
+	v       *verifiers.TapTap
+	untrack func()
 }
 
 // CaddyModule returns the Caddy module information.
@@ -55,7 +56,7 @@ func (TapTapVerifier) CaddyModule() caddy.ModuleInfo {
 
 // Provision resolves the credentials and builds the verifier. It makes no
 // network call.
-func (t *TapTapVerifier) Provision(caddy.Context) error {
+func (t *TapTapVerifier) Provision(ctx caddy.Context) error {
 	repl := caddy.NewReplacer()
 	server, err := resolveSecret(repl, "taptap: server", t.Server, true)
 	if err != nil {
@@ -87,11 +88,15 @@ func (t *TapTapVerifier) Provision(caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("taptap: %w", err)
 	}
+	t.untrack = trackTapTap(ctx.GetMetricsRegistry(), t)
 	return nil
 }
 
 // Cleanup stops the verifier's cache.
 func (t *TapTapVerifier) Cleanup() error {
+	if t.untrack != nil {
+		t.untrack()
+	}
 	if t.v != nil {
 		return t.v.Close()
 	}
