@@ -78,9 +78,11 @@ type IssuerHandler struct {
 	// request names none. Default: any valid room.
 	Rooms []string `json:"rooms,omitempty"`
 
-	issuer TokenIssuer
-	fields issuerFields
-	logger *zap.Logger
+	issuer  TokenIssuer
+	name    string
+	fields  issuerFields
+	metrics *metrics
+	logger  *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -109,7 +111,9 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("module %T is not a gameauth issuer", mod)
 	}
 	h.issuer = iss
+	h.name = iss.(caddy.Module).CaddyModule().ID.Name()
 	h.fields = iss.requestFields()
+	h.metrics = newHandlerMetrics(ctx)
 	return nil
 }
 
@@ -166,6 +170,7 @@ func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cadd
 	if user == "" {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		repl.Set(ErrorPlaceholder, "no verified identity")
+		h.metrics.issue(h.name, "unauthorized")
 		return caddyhttp.Error(http.StatusUnauthorized, fmt.Errorf("gameauth_issuer: no verified identity on this request"))
 	}
 
@@ -184,6 +189,7 @@ func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cadd
 			return h.badRequest(w, repl, err)
 		}
 		h.logger.Error("issuing token failed", zap.Error(err))
+		h.metrics.issue(h.name, "error")
 		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("issuing token failed"))
 	}
 
@@ -201,6 +207,7 @@ func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cadd
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
+	h.metrics.issue(h.name, "ok")
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Cache-Control", "no-store")
@@ -385,6 +392,7 @@ func (h *IssuerHandler) badRequest(w http.ResponseWriter, repl *caddy.Replacer, 
 		msg = re.Error()
 	}
 	repl.Set(ErrorPlaceholder, msg)
+	h.metrics.issue(h.name, "bad_request")
 	body, _ := json.Marshal(map[string]string{"error": "invalid_request", "error_description": msg})
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
