@@ -263,6 +263,11 @@ func (h *IssuerHandler) readRequest(r *http.Request) (tokenRequest, error) {
 			break
 		}
 		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if trimmed := strings.TrimSpace(string(body)); strings.HasPrefix(trimmed, "{") {
+			// A JSON object, whatever the client called it (curl -d says
+			// form): a form body never starts with "{".
+			ct = "application/json"
+		}
 		switch ct {
 		case "application/json", "":
 			if err := h.fromJSON(&tr, body); err != nil {
@@ -330,7 +335,7 @@ func (h *IssuerHandler) fromJSON(tr *tokenRequest, body []byte) error {
 			if isUserField(k) {
 				return problem("the token is issued for the verified identity; the request cannot name a user")
 			}
-			return problem("unknown request field")
+			return unknownField(k)
 		}
 		if err != nil {
 			return problem("%s: wrong type", k)
@@ -373,10 +378,19 @@ func (h *IssuerHandler) fromValues(tr *tokenRequest, raw string) error {
 			if isUserField(k) {
 				return problem("the token is issued for the verified identity; the request cannot name a user")
 			}
-			return problem("unknown request field")
+			return unknownField(k)
 		}
 	}
 	return nil
+}
+
+// unknownField names the field when it is a plain identifier, so the
+// message never echoes arbitrary client input.
+func unknownField(k string) error {
+	if len(k) <= 32 && validClaimName(k) {
+		return problem("unknown request field %q (want room_id, stream_ids or publish)", k)
+	}
+	return problem("unknown request field (want room_id, stream_ids or publish)")
 }
 
 // badRequest answers 400 with a JSON error. The message names the field at
