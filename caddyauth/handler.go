@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -110,17 +112,18 @@ type Handler struct {
 	// Default: true.
 	ForwardToken *bool `json:"forward_token,omitempty"`
 
-	verifiers  []TokenVerifier
-	providers  []string // module names of verifiers, for metrics and logs
-	sources    []TokenSource
-	stripper   headerStripper
-	names      *claimNames
-	hdrProv    string
-	hdrUser    string
-	headers    []HeaderTemplate // canonical names
-	stripToken bool
-	metrics    *metrics
-	logger     *zap.Logger
+	verifiers   []TokenVerifier
+	providers   []string // module names of verifiers, for metrics and logs
+	provMetrics []providerMetrics
+	sources     []TokenSource
+	stripper    headerStripper
+	names       *claimNames
+	hdrProv     string
+	hdrUser     string
+	headers     []HeaderTemplate // canonical names
+	stripToken  bool
+	metrics     *metrics
+	logger      *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -151,6 +154,17 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.providers = append(h.providers, m.(caddy.Module).CaddyModule().ID.Name())
 	}
 
+	return h.provisionCommon(ctx)
+}
+
+// provisionCommon does what Provision does once the verifiers are loaded.
+func (h *Handler) provisionCommon(ctx caddy.Context) error {
+	if h.logger == nil {
+		h.logger = ctx.Logger()
+	}
+	if h.HeaderPrefix == "" {
+		h.HeaderPrefix = DefaultHeaderPrefix
+	}
 	h.sources = h.sources[:0]
 	if len(h.Sources) > 0 {
 		h.sources = append(h.sources, h.Sources...)
@@ -174,6 +188,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.stripToken = h.ForwardToken != nil && !*h.ForwardToken
 	h.metrics = newHandlerMetrics(ctx)
+	h.provMetrics = h.provMetrics[:0]
+	for _, p := range h.providers {
+		h.provMetrics = append(h.provMetrics, h.metrics.forProvider(p))
+	}
 
 	h.stripper = headerStripper{prefix: normalizeHeaderName(h.HeaderPrefix)}
 	h.headers = h.headers[:0]
@@ -283,8 +301,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.refuse(w, r, repl, verifiers.Invalid("token too long"), "", "")
 	}
 
-	start := h.metrics.now()
-	id, provider, err := h.verify(r, repl, token)
+	start := time.Now()
+	id, vi, err := h.verify(r, repl, token)
 	if err == nil && (id.Subject == "" || !validHeaderValue(id.Subject) || !validHeaderValue(id.Provider)) {
 		err = verifiers.Invalid("unusable subject")
 	}
@@ -295,8 +313,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			}
 		}
 	}
-	h.metrics.observe(provider, err, start)
+	if vi >= 0 {
+		h.provMetrics[vi].observe(err, start)
+	}
 	if err != nil {
+		provider := ""
+		if vi >= 0 {
+			provider = h.providers[vi]
+		}
 		return h.refuse(w, r, repl, err, token, provider)
 	}
 	if h.stripToken {
@@ -325,22 +349,22 @@ func (h *Handler) findToken(r *http.Request) (string, *TokenSource, extractResul
 
 // verify runs the verifiers in order: the first to accept the token wins;
 // a forbidden or unavailable answer ends the search.
-func (h *Handler) verify(r *http.Request, repl *caddy.Replacer, token string) (verifiers.Identity, string, error) {
+func (h *Handler) verify(r *http.Request, repl *caddy.Replacer, token string) (verifiers.Identity, int, error) {
 	var first error
-	firstProvider := ""
+	firstIdx := -1
 	for i, v := range h.verifiers {
 		id, err := v.VerifyRequest(r, repl, token)
 		if err == nil {
-			return id, h.providers[i], nil
+			return id, i, nil
 		}
 		if !errors.Is(err, verifiers.ErrInvalidToken) {
-			return verifiers.Identity{}, h.providers[i], err
+			return verifiers.Identity{}, i, err
 		}
 		if first == nil {
-			first, firstProvider = err, h.providers[i]
+			first, firstIdx = err, i
 		}
 	}
-	return verifiers.Identity{}, firstProvider, first
+	return verifiers.Identity{}, firstIdx, first
 }
 
 // reservedClaim reports claim names that would collide with the subject or
@@ -351,24 +375,60 @@ func reservedClaim(name string) bool {
 
 // inject sets the verified identity headers and placeholders.
 func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, id *verifiers.Identity) {
-	r.Header[h.hdrProv] = []string{id.Provider}
-	r.Header[h.hdrUser] = []string{id.Subject}
-	repl.Set("http.auth.user.id", id.Subject)
-	repl.Set("http.auth.user.provider", id.Provider)
+	// One backing array for every header value: a single allocation.
+	vals := make([]string, 2, 2+len(id.Claims))
+	vals[0], vals[1] = id.Provider, id.Subject
+	r.Header[h.hdrProv] = vals[0:1:1]
+	r.Header[h.hdrUser] = vals[1:2:2]
 	for _, c := range id.Claims {
-		if c.Value == "" || reservedClaim(c.Name) || !validClaimName(c.Name) || !validHeaderValue(c.Value) {
+		if !usableClaim(c) {
 			continue
 		}
-		n := h.names.get(c.Name)
-		r.Header[n.header] = []string{c.Value}
-		repl.Set(n.placeholder, c.Value)
+		vals = append(vals, c.Value)
+		n := len(vals)
+		r.Header[h.names.get(c.Name).header] = vals[n-1 : n : n]
 	}
+	// The {http.auth.user.*} placeholders are answered lazily from the
+	// identity instead of being copied into the replacer one by one.
+	repl.Map((&identityVars{id: *id}).lookup)
 	for _, t := range h.headers {
 		v := repl.ReplaceAll(t.Value, "")
 		if v != "" && validHeaderValue(v) {
 			r.Header[t.Name] = []string{v}
 		}
 	}
+}
+
+// usableClaim reports whether a claim becomes a header and a placeholder.
+func usableClaim(c verifiers.Claim) bool {
+	return c.Value != "" && !reservedClaim(c.Name) && validClaimName(c.Name) && validHeaderValue(c.Value)
+}
+
+// identityVars answers the {http.auth.user.*} placeholders of a verified
+// identity: id, provider and each usable claim.
+type identityVars struct {
+	id verifiers.Identity
+}
+
+const userPlaceholderPrefix = "http.auth.user."
+
+func (v *identityVars) lookup(key string) (any, bool) {
+	name, ok := strings.CutPrefix(key, userPlaceholderPrefix)
+	if !ok {
+		return nil, false
+	}
+	switch name {
+	case "id":
+		return v.id.Subject, true
+	case "provider":
+		return v.id.Provider, true
+	}
+	for _, c := range v.id.Claims {
+		if c.Name == name && usableClaim(c) {
+			return c.Value, true
+		}
+	}
+	return nil, false
 }
 
 // refuse answers a request that may not pass: the reason goes in the

@@ -70,11 +70,27 @@ func newHandlerMetrics(ctx caddy.Context) *metrics {
 	return m
 }
 
-func (m *metrics) now() time.Time {
-	if m == nil {
-		return time.Time{}
+// providerMetrics are the per-provider children, resolved once at
+// provision so the request path does no label lookups.
+type providerMetrics struct {
+	ok      prometheus.Counter
+	latency prometheus.Observer
+}
+
+func (m *metrics) forProvider(provider string) providerMetrics {
+	return providerMetrics{
+		ok:      m.verifications.WithLabelValues(provider, "ok", ""),
+		latency: m.latency.WithLabelValues(provider),
 	}
-	return time.Now()
+}
+
+// observe records the time of one verification, and counts it if it
+// succeeded (refusals are counted by refused, with their reason).
+func (p providerMetrics) observe(err error, start time.Time) {
+	p.latency.Observe(time.Since(start).Seconds())
+	if err == nil {
+		p.ok.Inc()
+	}
 }
 
 // outcome maps an error to the outcome label.
@@ -88,17 +104,6 @@ func outcome(err error) string {
 		return "forbidden"
 	}
 	return "unavailable"
-}
-
-// observe records one verification that ran a verifier.
-func (m *metrics) observe(provider string, err error, start time.Time) {
-	if m == nil {
-		return
-	}
-	m.latency.WithLabelValues(provider).Observe(time.Since(start).Seconds())
-	if err == nil {
-		m.verifications.WithLabelValues(provider, "ok", "").Inc()
-	}
 }
 
 // refused records a refused request.
