@@ -211,3 +211,15 @@ func validateConfig(t *testing.T, s string) error {
 	t.Helper()
 	return caddy.Validate(mustConfig(t, s))
 }
+
+// identityHeaders lists the headers whose name, read as the handler reads
+// it (any case, '_' and '.' as '-'), starts with X-Auth-.
+func identityHeaders(h http.Header) []string {
+	var out []string
+	for k := range h {
+		if strings.HasPrefix(strings.ToLower(strings.NewReplacer("_", "-", ".", "-").Replace(k)), "x-auth-") {
+			out = append(out, k)
+		}
+	}
+	return out
+}
