@@ -125,7 +125,7 @@ func (c *CloudBaseVerifier) Provision(caddy.Context) error {
 	}
 	c.v, err = verifiers.NewCloudBase(verifiers.CloudBaseConfig{EnvID: envID, Keys: keys, Leeway: td(c.Leeway)})
 	if err != nil {
-		return fmt.Errorf("cloudbase: %w", err)
+		return prefixed("cloudbase", err)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package caddyauth
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
@@ -71,7 +70,7 @@ func (s *SeayooVerifier) Provision(ctx caddy.Context) error {
 		Leeway:  td(s.Leeway),
 	})
 	if err != nil {
-		return fmt.Errorf("seayoo: %w", err)
+		return prefixed("seayoo", err)
 	}
 	return nil
 }

@@ -45,3 +45,11 @@ func resolveSecrets(repl *caddy.Replacer, field string, raw []string, required b
 	}
 	return out, nil
 }
+
+// prefixed puts "prefix: " before err's text unless the library already did.
+func prefixed(prefix string, err error) error {
+	if strings.HasPrefix(err.Error(), strings.Fields(prefix)[0]+":") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", prefix, err)
+}

@@ -1,7 +1,6 @@
 package caddyauth
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
@@ -86,7 +85,7 @@ func (t *TapTapVerifier) Provision(ctx caddy.Context) error {
 		MaxInFlight:  t.MaxInFlight,
 	})
 	if err != nil {
-		return fmt.Errorf("taptap: %w", err)
+		return prefixed("taptap", err)
 	}
 	t.untrack = trackTapTap(ctx.GetMetricsRegistry(), t)
 	return nil

@@ -81,7 +81,7 @@ func (t *TwilioVerifier) Provision(caddy.Context) error {
 	}
 	t.v, err = verifiers.NewTwilio(verifiers.TwilioConfig{AccountSID: account, Keys: keys, Leeway: td(t.Leeway)})
 	if err != nil {
-		return fmt.Errorf("twilio: %w", err)
+		return prefixed("twilio", err)
 	}
 	return nil
 }
@@ -190,7 +190,7 @@ func (t *TwilioIssuer) Provision(caddy.Context) error {
 		DefaultTTL:   td(t.TTL),
 	})
 	if err != nil {
-		return fmt.Errorf("twilio issuer: %w", err)
+		return prefixed("twilio issuer", err)
 	}
 	return nil
 }

@@ -63,7 +63,7 @@ func (z *ZegoVerifier) Provision(caddy.Context) error {
 	}
 	z.v, err = verifiers.NewZego(verifiers.ZegoConfig{AppID: z.AppID, Secrets: secrets, Leeway: td(z.Leeway)})
 	if err != nil {
-		return fmt.Errorf("zego: %w", err)
+		return prefixed("zego", err)
 	}
 	return nil
 }
@@ -204,7 +204,7 @@ func (z *ZegoIssuer) Provision(caddy.Context) error {
 		MaxTTL:     td(z.MaxTTL),
 	})
 	if err != nil {
-		return fmt.Errorf("zego issuer: %w", err)
+		return prefixed("zego issuer", err)
 	}
 	return nil
 }
