@@ -56,6 +56,12 @@ func (TapTapVerifier) CaddyModule() caddy.ModuleInfo {
 // Provision resolves the credentials and builds the verifier. It makes no
 // network call.
 func (t *TapTapVerifier) Provision(ctx caddy.Context) error {
+	return t.provisionWithClient(ctx, nil)
+}
+
+// provisionWithClient is Provision with an HTTP client of the caller's
+// (tests); nil means the verifier's own.
+func (t *TapTapVerifier) provisionWithClient(ctx caddy.Context, client *http.Client) error {
 	repl := caddy.NewReplacer()
 	server, err := resolveSecret(repl, "taptap: server", t.Server, true)
 	if err != nil {
@@ -83,6 +89,7 @@ func (t *TapTapVerifier) Provision(ctx caddy.Context) error {
 		NegativeTTL:  td(t.NegativeTTL),
 		CacheSize:    t.CacheSize,
 		MaxInFlight:  t.MaxInFlight,
+		HTTPClient:   client,
 	})
 	if err != nil {
 		return prefixed("taptap", err)
