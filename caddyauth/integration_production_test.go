@@ -375,14 +375,14 @@ http://127.0.0.1:%d {
 			// reset by the kernel (Caddy reopens listeners with SO_REUSEPORT),
 			// and a keep-alive connection idle at that instant is closed:
 			// such a request never reached a handler, so, like any HTTP
-			// client (RFC 9112 §9.3.1), the generator retries it once. What
+			// client (RFC 9112 §9.3.1), the generator retries it (up to 3 times). What
 			// must never happen is a request that gets an answer other than
-			// 200, or that fails twice.
+			// 200, or that fails at every attempt.
 			c := &http.Client{Timeout: 5 * time.Second}
 			for i := 0; i < 2000 && ctx.Err() == nil; i++ {
 				var resp *http.Response
 				var err error
-				for attempt := 0; attempt < 2; attempt++ {
+				for attempt := 0; attempt < 4; attempt++ {
 					req, _ := http.NewRequest(http.MethodGet, base+"/x", nil)
 					req.Header.Set("Authorization", "Bearer "+oldTok)
 					resp, err = c.Do(req)

@@ -53,3 +53,24 @@ func prefixed(prefix string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", prefix, err)
 }
+
+// secretField is one configuration value to resolve at provision.
+type secretField struct {
+	name     string  // the field's name in errors, e.g. "api_key_sid"
+	raw      string  // the configured value, possibly with placeholders
+	dst      *string // where the resolved value goes
+	required bool
+}
+
+// resolveFields resolves several fields of one module, naming the module
+// (prefix) and the field in errors.
+func resolveFields(repl *caddy.Replacer, prefix string, fields ...secretField) error {
+	for _, f := range fields {
+		v, err := resolveSecret(repl, prefix+": "+f.name, f.raw, f.required)
+		if err != nil {
+			return err
+		}
+		*f.dst = v
+	}
+	return nil
+}

@@ -79,20 +79,14 @@ func (s *TokenSource) extract(r *http.Request) (string, extractResult) {
 	switch s.From {
 	case sourceBearer:
 		vals := r.Header[s.Name]
-		if len(vals) == 0 {
-			return "", tokenAbsent
-		}
-		if len(vals) > 1 {
-			return "", tokenMalformed
+		if len(vals) != 1 {
+			return single("", len(vals))
 		}
 		return parseBearer(vals[0])
 	case sourceHeader:
 		vals := r.Header[s.Name]
-		if len(vals) == 0 {
-			return "", tokenAbsent
-		}
-		if len(vals) > 1 {
-			return "", tokenMalformed
+		if len(vals) != 1 {
+			return single("", len(vals))
 		}
 		return checkToken(vals[0])
 	case sourceQuery:
@@ -104,14 +98,7 @@ func (s *TokenSource) extract(r *http.Request) (string, extractResult) {
 			found = c.Value
 			n++
 		}
-		switch n {
-		case 0:
-			return "", tokenAbsent
-		case 1:
-			return checkToken(found)
-		default:
-			return "", tokenMalformed
-		}
+		return single(found, n)
 	case sourceWS:
 		if !isWebSocket(r) {
 			return "", tokenAbsent
@@ -126,14 +113,7 @@ func (s *TokenSource) extract(r *http.Request) (string, extractResult) {
 				}
 			}
 		}
-		switch n {
-		case 0:
-			return "", tokenAbsent
-		case 1:
-			return checkToken(found)
-		default:
-			return "", tokenMalformed
-		}
+		return single(found, n)
 	}
 	return "", tokenAbsent
 }
@@ -207,6 +187,18 @@ func withoutQueryParam(rawQuery, name string) string {
 	return b.String()
 }
 
+// single is the result of a source found n times: absent, the one token,
+// or malformed when it is there more than once (we never guess which counts).
+func single(found string, n int) (string, extractResult) {
+	switch n {
+	case 0:
+		return "", tokenAbsent
+	case 1:
+		return checkToken(found)
+	}
+	return "", tokenMalformed
+}
+
 // parseBearer parses an RFC 6750 §2.1 credentials value: the scheme
 // "Bearer" in any case, one or more spaces, then the token, which may not
 // contain white space.
@@ -267,12 +259,5 @@ func queryToken(rawQuery, name string) (string, extractResult) {
 		found = dv
 		n++
 	}
-	switch n {
-	case 0:
-		return "", tokenAbsent
-	case 1:
-		return checkToken(found)
-	default:
-		return "", tokenMalformed
-	}
+	return single(found, n)
 }

@@ -62,20 +62,12 @@ func (t *TapTapVerifier) Provision(ctx caddy.Context) error {
 // provisionWithClient is Provision with an HTTP client of the caller's
 // (tests); nil means the verifier's own.
 func (t *TapTapVerifier) provisionWithClient(ctx caddy.Context, client *http.Client) error {
-	repl := caddy.NewReplacer()
-	server, err := resolveSecret(repl, "taptap: server", t.Server, true)
-	if err != nil {
-		return err
-	}
-	id, err := resolveSecret(repl, "taptap: client_id", t.ClientID, true)
-	if err != nil {
-		return err
-	}
-	tok, err := resolveSecret(repl, "taptap: client_token", t.ClientToken, false)
-	if err != nil {
-		return err
-	}
-	master, err := resolveSecret(repl, "taptap: server_secret", t.ServerSecret, false)
+	var server, id, tok, master string
+	err := resolveFields(caddy.NewReplacer(), "taptap",
+		secretField{"server", t.Server, &server, true},
+		secretField{"client_id", t.ClientID, &id, true},
+		secretField{"client_token", t.ClientToken, &tok, false},
+		secretField{"server_secret", t.ServerSecret, &master, false})
 	if err != nil {
 		return err
 	}

@@ -69,15 +69,13 @@ func (t *TwilioVerifier) Provision(caddy.Context) error {
 		return fmt.Errorf("twilio: api_key_sid and api_key_secret are required")
 	}
 	for i, k := range all {
-		sid, err := resolveSecret(repl, fmt.Sprintf("twilio: api key %d sid", i), k.SID, true)
-		if err != nil {
+		var key verifiers.TwilioKey
+		if err := resolveFields(repl, fmt.Sprintf("twilio: api key %d", i),
+			secretField{"sid", k.SID, &key.SID, true},
+			secretField{"secret", k.Secret, &key.Secret, true}); err != nil {
 			return err
 		}
-		secret, err := resolveSecret(repl, fmt.Sprintf("twilio: api key %d secret", i), k.Secret, true)
-		if err != nil {
-			return err
-		}
-		keys = append(keys, verifiers.TwilioKey{SID: sid, Secret: secret})
+		keys = append(keys, key)
 	}
 	t.v, err = verifiers.NewTwilio(verifiers.TwilioConfig{AccountSID: account, Keys: keys, Leeway: td(t.Leeway)})
 	if err != nil {
@@ -165,20 +163,12 @@ func (TwilioIssuer) CaddyModule() caddy.ModuleInfo {
 
 // Provision resolves the secrets and builds the issuer.
 func (t *TwilioIssuer) Provision(caddy.Context) error {
-	repl := caddy.NewReplacer()
-	account, err := resolveSecret(repl, "twilio issuer: account_sid", t.AccountSID, true)
-	if err != nil {
-		return err
-	}
-	sid, err := resolveSecret(repl, "twilio issuer: api_key_sid", t.APIKeySID, true)
-	if err != nil {
-		return err
-	}
-	secret, err := resolveSecret(repl, "twilio issuer: api_key_secret", t.APIKeySecret, true)
-	if err != nil {
-		return err
-	}
-	region, err := resolveSecret(repl, "twilio issuer: region", t.Region, false)
+	var account, sid, secret, region string
+	err := resolveFields(caddy.NewReplacer(), "twilio issuer",
+		secretField{"account_sid", t.AccountSID, &account, true},
+		secretField{"api_key_sid", t.APIKeySID, &sid, true},
+		secretField{"api_key_secret", t.APIKeySecret, &secret, true},
+		secretField{"region", t.Region, &region, false})
 	if err != nil {
 		return err
 	}
