@@ -459,6 +459,13 @@ func rawGET(path string, lines ...string) string {
 	return b.String()
 }
 
+// deep10k is a token with 10000 nested arrays: over 16 KiB, Caddy's
+// default header limit, so net/http answers 431 before the handler; at
+// most it is refused as longer than 8 KiB.
+func deep10k(path, tok string) attackRow {
+	return attackRow{name: "10000 nested arrays in a claim", path: path, hdr: authz("Bearer " + tok), status: sts(401, 431), reason: "token too long"}
+}
+
 // --- the rows ---------------------------------------------------------------
 
 // forgeries are identity headers a client may send, in every spelling.
@@ -608,7 +615,7 @@ func attackRows(t *testing.T) []attackRow {
 			bad("exp as a string", sign(base.set("exp", jq(i64(sec+3600))).String()), "malformed claims"),
 			bad("exp negative", sign(base.set("exp", "-1").String()), "malformed claims"),
 			bad("iat 1e400", sign(base.set("iat", "1e400").String()), "malformed claims"),
-			bad("10000 nested arrays in a claim", sign(base.set("deep", nested(10000)).String()), "token too long"),
+			deep10k(p, sign(base.set("deep", nested(10000)).String())),
 			bad("2000 nested arrays in a claim", sign(base.set("deep", nested(2000)).String()), "malformed claims"),
 			bad("sub with CR LF header injection", sign(base.set("sub", jq("a\r\nX-Auth-User-Id: admin")).String()), "bad subject"),
 			bad("sub with NUL", sign(base.set("sub", jq("a\x00b")).String()), "bad subject"),
@@ -654,16 +661,20 @@ func attackRows(t *testing.T) []attackRow {
 		otherApp := zegoIssue(t, issuers.ZegoConfig{AppID: 111}, issuers.Request{UserID: "z-1"})
 		otherKey := zegoIssue(t, issuers.ZegoConfig{Secret: atkZegoOther}, issuers.Request{UserID: "z-1"})
 		otherKeyCBC := zegoIssue(t, issuers.ZegoConfig{Secret: atkZegoOther, Mode: issuers.ZegoCBC}, issuers.Request{UserID: "z-1"})
-		// A token whose base64 has + or /, for the URL-safe alphabet row.
-		var plusTok string
-		for range 200 {
-			if plusTok = zegoIssue(t, issuers.ZegoConfig{}, issuers.Request{UserID: "z-1"}); strings.ContainsAny(plusTok, "+/") {
-				break
+		// Tokens whose base64 has + or / (for the URL-safe alphabet row)
+		// and = padding (for the stripped padding row): lengths and bytes
+		// vary with the random nonce.
+		zegoWith := func(ok func(string) bool) string {
+			for range 500 {
+				if tok := zegoIssue(t, issuers.ZegoConfig{}, issuers.Request{UserID: "z-1"}); ok(tok) {
+					return tok
+				}
 			}
+			t.Fatal("no fitting ZEGO token in 500 tries")
+			return ""
 		}
-		if !strings.ContainsAny(plusTok, "+/") {
-			t.Fatal("no ZEGO token with + or / in 200 tries")
-		}
+		plusTok := zegoWith(func(s string) bool { return strings.ContainsAny(s, "+/") })
+		paddedTok := zegoWith(func(s string) bool { return strings.HasSuffix(s, "=") })
 		plain := func(app int64, user string, ctime, expire int64, payload, extra string) string {
 			return fmt.Sprintf(`{"app_id":%d,"user_id":%s,"nonce":12345,"ctime":%d,"expire":%d,"payload":%s%s}`, app, jq(user), ctime, expire, jq(payload), extra)
 		}
@@ -713,7 +724,7 @@ func attackRows(t *testing.T) []attackRow {
 			bad("mode byte 2", withBlob(func(b []byte) []byte { b[len(b)-1] = 2; return b }), "bad mode byte"),
 			bad("two bytes after the ciphertext", withBlob(func(b []byte) []byte { return append(b, 1) }), "bad mode byte"),
 			bad("URL-safe alphabet instead of standard", "04"+strings.NewReplacer("+", "-", "/", "_").Replace(plusTok[2:]), "malformed token"),
-			bad("padding stripped", strings.TrimRight(idTok, "="), "malformed token"),
+			bad("padding stripped", strings.TrimRight(paddedTok, "="), "malformed token"),
 			bad("extra padding ==", idTok+"==", "malformed token"),
 			bad("truncated by 4 characters", idTok[:len(idTok)-4], ""),
 			bad(`version "03"`, "03"+idTok[2:], "unsupported token version"),
@@ -726,7 +737,7 @@ func attackRows(t *testing.T) []attackRow {
 			bad("expire beyond year 9999 (prefix agrees)", zegoSeal(t, atkZegoSecret, 253402300800, plain(atkZegoAppID, "z-1", sec, 253402300800, "", "")), "bad token times"),
 			bad("ctime after expire", seal(plain(atkZegoAppID, "z-1", exp+1, exp, "", "")), "bad token times"),
 			bad("hand-sealed, expired by one second", zegoSeal(t, atkZegoSecret, sec-1, plain(atkZegoAppID, "z-1", sec-10, sec-1, "", "")), "token expired"),
-			bad("10000 nested arrays in the payload", seal(plain(atkZegoAppID, "z-1", sec, exp, `{"room_id":"arena-7","x":`+nested(10000)+`}`, "")), "token too long"),
+			deep10k(p, seal(plain(atkZegoAppID, "z-1", sec, exp, `{"room_id":"arena-7","x":`+nested(10000)+`}`, ""))),
 			bad("2000 nested arrays in the payload", seal(plain(atkZegoAppID, "z-1", sec, exp, `{"room_id":"arena-7","x":`+nested(2000)+`}`, "")), "bad payload"),
 			bad(`duplicate "room_id" in the payload`, seal(plain(atkZegoAppID, "z-1", sec, exp, `{"room_id":"arena-7","room_id":"arena-8"}`, "")), "bad payload"),
 			bad("user_id with NUL", seal(plain(atkZegoAppID, "a\x00b", sec, exp, "", "")), "bad user id"),
@@ -759,7 +770,7 @@ func attackRows(t *testing.T) []attackRow {
 			r7("/rooms/arena-7;x=1", "/rooms/arena-7;x=1", 403, "wrong room"),
 			r7("/rooms/%61rena-7 (escaped letter)", "/rooms/%61rena-7", 200, ""),
 			r7("/rooms/arena-7%2Fx: path.1 is arena-7", "/rooms/arena-7%2Fx", 200, ""),
-			r7("/rooms/%2e%2e/arena-7", "/rooms/%2e%2e/arena-7", 403, "wrong room"),
+			r7("/rooms/%2e%2e/arena-7: the matcher cleans it to /arena-7", "/rooms/%2e%2e/arena-7", 404, ""),
 			r7("/rooms/ (no room)", "/rooms/", 403, "no room in request"),
 			r7("/rooms/arena-7 with a raw 0xFF byte", "/rooms/arena-7\xff", 403, "wrong room"),
 			r7("/seayoo/../rooms/arena-7: routed to /rooms/*, path.1 is \"..\"", "/seayoo/../rooms/arena-7", 403, "wrong room"),
@@ -824,7 +835,8 @@ func attackRows(t *testing.T) []attackRow {
 			bad("alg nOnE", unsigned(`{"alg":"nOnE","typ":"JWT","cty":"twilio-fpa;v=1"}`, base.String()), "bad algorithm"),
 			bad("alg hs256 (lower case) with a valid HMAC", hs256(tKey, `{"alg":"hs256","typ":"JWT","cty":"twilio-fpa;v=1"}`, base.String()), "bad algorithm"),
 			bad("alg HS512 signed with the secret", jws(t, jwt.SigningMethodHS512, tKey, `{"alg":"HS512","typ":"JWT","cty":"twilio-fpa;v=1"}`, base.String()), "bad algorithm"),
-			bad("alg RS256 signed with an RSA key", jws(t, jwt.SigningMethodRS256, cbKey, `{"alg":"RS256","typ":"JWT","cty":"twilio-fpa;v=1"}`, base.String()), "bad algorithm"),
+			// Refused on the signature's length, before the header is read.
+			bad("alg RS256 signed with an RSA key", jws(t, jwt.SigningMethodRS256, cbKey, `{"alg":"RS256","typ":"JWT","cty":"twilio-fpa;v=1"}`, base.String()), "malformed token"),
 			bad("HS256 keyed with the CloudBase public key PEM", hs256(pemPKIX, hdr, base.String()), "bad signature"),
 			bad(`"ALG":"none" after "alg":"HS256" (case-insensitive decoding)`, hs256(tKey, `{"alg":"HS256","ALG":"none","cty":"twilio-fpa;v=1"}`, base.String()), "bad algorithm"),
 			// Like JSON.parse, the last alg counts; the HMAC is still ours.
@@ -848,7 +860,7 @@ func attackRows(t *testing.T) []attackRow {
 			bad("exp 99999999999999999999", sign(base.set("exp", "99999999999999999999").String()), "bad time claim"),
 			bad("exp as a string", sign(base.set("exp", jq(i64(sec+3600))).String()), "bad time claim"),
 			bad("exp negative", sign(base.set("exp", "-1").String()), "bad time claim"),
-			bad("10000 nested arrays in a claim", sign(base.set("deep", nested(10000)).String()), "token too long"),
+			deep10k(p, sign(base.set("deep", nested(10000)).String())),
 			// encoding/json skips the unknown claim; the token is bounded by 8 KiB.
 			attackRow{name: "2000 nested arrays in an unknown claim: skipped", path: p, hdr: b(sign(base.set("deep", nested(2000)).String())), status: sts(200), want: rawWant},
 			bad("identity with NUL", sign(grants(`{"identity":"a\u0000b"}`).String()), "bad identity"),
@@ -931,7 +943,8 @@ func attackRows(t *testing.T) []attackRow {
 			bad("empty key id prefix", "/@@/"+jwtPart, "unknown key id"),
 			bad("no /@@/ separator", jwtPart, "malformed token"),
 			bad("prefix repeated", pre+pre+jwtPart, "malformed token"),
-			bad("crit header", signH(`{"alg":"RS256","typ":"JWT","crit":["exp"]}`, base.String()), ""),
+			attackRow{name: "crit header", path: p, hdr: b(signH(`{"alg":"RS256","typ":"JWT","crit":["exp"]}`, base.String())), status: sts(401),
+				bug: `verifiers/cloudbase.go ignores the JOSE "crit" header (golang-jwt does not process it): a ticket whose header lists a critical extension, here {"alg":"RS256","typ":"JWT","crit":["exp"]}, is accepted; RFC 7515 §4.1.11 says it MUST be rejected, and the Seayoo and Twilio verifiers do reject it`},
 			bad("expired by one second", sign(base.set("exp", i64(ms-1000)).set("iat", i64(ms-601000)).String()), "token expired"),
 			bad("iat an hour in the future", sign(base.set("iat", i64(ms+3600000)).set("exp", i64(ms+4200000)).String()), "token used before issued"),
 			// Tickets have no nbf (spec/tokens.md §3); the member is ignored.
@@ -942,7 +955,7 @@ func attackRows(t *testing.T) []attackRow {
 			bad("exp 1e400", sign(base.set("exp", "1e400").String()), "malformed token"),
 			bad("exp 99999999999999999999", sign(base.set("exp", "99999999999999999999").String()), "malformed token"),
 			bad("exp as a string", sign(base.set("exp", jq(i64(ms+600000))).String()), "malformed token"),
-			bad("10000 nested arrays in a claim", sign(base.set("deep", nested(10000)).String()), "token too long"),
+			deep10k(p, sign(base.set("deep", nested(10000)).String())),
 			attackRow{name: "2000 nested arrays in an unknown claim: skipped", path: p, hdr: b(sign(base.set("deep", nested(2000)).String())), status: sts(200), want: rawWant},
 			bad("uid with CR LF", sign(base.set("uid", jq("abcd\r\nX-Auth-User-Id: admin")).String()), "bad uid"),
 			bad("uid with NUL", sign(base.set("uid", jq("abcd\x00")).String()), "bad uid"),
@@ -1119,7 +1132,7 @@ func TestAttackSuite(t *testing.T) {
 			if !slices.Contains(row.status, res.status) {
 				t.Errorf("status %d (reason %q), want one of %v", res.status, res.body, row.status)
 			}
-			if row.reason != "" && res.status != http.StatusOK && res.body != row.reason {
+			if row.reason != "" && (res.status == http.StatusUnauthorized || res.status == http.StatusForbidden) && res.body != row.reason {
 				t.Errorf("reason %q, want %q", res.body, row.reason)
 			}
 			if res.status == http.StatusUnauthorized && !strings.HasPrefix(res.header.Get("WWW-Authenticate"), "Bearer") {

@@ -1,20 +1,20 @@
 package issuers_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gameauth/caddy-gameauth/internal/nodetest"
 
 	"github.com/gameauth/caddy-gameauth/issuers"
 	"github.com/gameauth/caddy-gameauth/verifiers"
@@ -25,51 +25,11 @@ import (
 // checks tickets with jsonwebtoken. Without node or interop/node_modules the
 // tests skip, unless GAMEAUTH_REQUIRE_INTEROP=1 (CI), which makes them fail.
 
-// cbInteropDir returns the interop directory and the node binary, or skips.
-func cbInteropDir(t *testing.T) (dir, node string) {
-	t.Helper()
-	miss := func(why string, err error) {
-		t.Helper()
-		if os.Getenv("GAMEAUTH_REQUIRE_INTEROP") == "1" {
-			t.Fatalf("CloudBase interop: %s (%v); GAMEAUTH_REQUIRE_INTEROP=1 forbids skipping", why, err)
-		}
-		t.Skipf("CloudBase interop skipped: %s (%v); run `npm ci --prefix interop` and install node", why, err)
-	}
-	dir, err := filepath.Abs(filepath.Join("..", "interop"))
-	if err != nil {
-		miss("no interop directory", err)
-	}
-	node, err = exec.LookPath("node")
-	if err != nil {
-		miss("node is not installed", err)
-	}
-	for _, m := range []string{"@cloudbase/node-sdk", "jsonwebtoken"} {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", m, "package.json")); err != nil {
-			miss("interop/node_modules lacks "+m, err)
-		}
-	}
-	return dir, node
-}
-
 // cbNode runs interop/<script> with in as JSON on stdin and decodes its
 // stdout JSON into out.
 func cbNode(t *testing.T, script string, in, out any) {
 	t.Helper()
-	dir, node := cbInteropDir(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script)
-	cmd.Dir = dir
-	cmd.Stdin = bytes.NewReader(cbMust(json.Marshal(in)))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node %s: %v\n%s", script, err, stderr.String())
-	}
-	if err := json.Unmarshal(stdout, out); err != nil {
-		t.Fatalf("node %s: bad output %q: %v", script, stdout, err)
-	}
+	nodetest.Run(t, script, in, out, "@cloudbase/node-sdk", "jsonwebtoken")
 }
 
 type cbMintRequest struct {
@@ -134,7 +94,7 @@ func cbJSCheck(t *testing.T, pub *rsa.PublicKey, nowMs int64, tickets []string) 
 // PKCS#8 and a PKCS#1 key file, verify with our verifier at the injected
 // clock, carry the expected claims, and expire 10 minutes later.
 func TestCloudBaseInteropSDKTicketsVerify(t *testing.T) {
-	cbInteropDir(t)
+	nodetest.Dir(t, "@cloudbase/node-sdk", "jsonwebtoken")
 	for _, pkcs8 := range []bool{true, false} {
 		t.Run("pkcs8="+strconv.FormatBool(pkcs8), func(t *testing.T) {
 			dir := t.TempDir()
@@ -197,7 +157,7 @@ func TestCloudBaseInteropSDKTicketsVerify(t *testing.T) {
 // deterministic), and jsonwebtoken accepts it with the same header,
 // payload, member order, units and defaults.
 func TestCloudBaseInteropOursMatchSDK(t *testing.T) {
-	cbInteropDir(t)
+	nodetest.Dir(t, "@cloudbase/node-sdk", "jsonwebtoken")
 	creds := cbCredentials(cbKey(), true, cbKeyID, cbEnv)
 	cases := []struct {
 		uid     string
@@ -284,7 +244,7 @@ func TestCloudBaseInteropOursMatchSDK(t *testing.T) {
 // accepts, for every ASCII character, some non-ASCII ones and the length
 // bounds.
 func TestCloudBaseInteropUIDRule(t *testing.T) {
-	cbInteropDir(t)
+	nodetest.Dir(t, "@cloudbase/node-sdk", "jsonwebtoken")
 	var uids []string
 	for c := 0; c < 128; c++ {
 		uids = append(uids, "abc"+string(rune(c)))
@@ -323,7 +283,7 @@ func TestCloudBaseInteropUIDRule(t *testing.T) {
 // TestCloudBaseInteropEnvMismatch: the SDK and we both refuse a key file
 // of another environment.
 func TestCloudBaseInteropEnvMismatch(t *testing.T) {
-	cbInteropDir(t)
+	nodetest.Dir(t, "@cloudbase/node-sdk", "jsonwebtoken")
 	creds := cbCredentials(cbKey(), true, cbKeyID, cbEnv)
 	r := cbSDKMint(t, creds, "env-test-other", cbNowMs, []cbMintRequest{{UID: "user_001"}})[0]
 	if r.Error == nil || r.Error.Message != "当前私钥所属环境与 init 指定环境不一致！" {

@@ -1,20 +1,18 @@
 package issuers_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"math"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gameauth/caddy-gameauth/internal/nodetest"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -397,33 +395,6 @@ func seayooNodeVerify(t *testing.T, reqs []map[string]any) []struct {
 	Payload map[string]any `json:"payload"`
 } {
 	t.Helper()
-	dir := filepath.Join("..", "interop")
-	missing := ""
-	if _, err := exec.LookPath("node"); err != nil {
-		missing = "node is not installed"
-	} else if _, err := os.Stat(filepath.Join(dir, "node_modules", "jsonwebtoken")); err != nil {
-		missing = "interop/node_modules is missing (run: npm ci --prefix interop)"
-	}
-	if missing != "" {
-		if os.Getenv("GAMEAUTH_REQUIRE_INTEROP") == "1" {
-			t.Fatalf("interop: %s, and GAMEAUTH_REQUIRE_INTEROP=1", missing)
-		}
-		t.Skipf("interop: %s; set GAMEAUTH_REQUIRE_INTEROP=1 to make this fatal", missing)
-	}
-	in, err := json.Marshal(map[string]any{"requests": reqs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "seayoo.js"))
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node interop/seayoo.js: %v\n%s", err, stderr.Bytes())
-	}
 	var out struct {
 		Results []struct {
 			OK      bool           `json:"ok"`
@@ -431,9 +402,7 @@ func seayooNodeVerify(t *testing.T, reqs []map[string]any) []struct {
 			Payload map[string]any `json:"payload"`
 		} `json:"results"`
 	}
-	if err := json.Unmarshal(stdout, &out); err != nil {
-		t.Fatalf("node output %q: %v", stdout, err)
-	}
+	nodetest.Run(t, "seayoo.js", map[string]any{"requests": reqs}, &out, "jsonwebtoken")
 	if len(out.Results) != len(reqs) {
 		t.Fatalf("node returned %d results for %d requests", len(out.Results), len(reqs))
 	}

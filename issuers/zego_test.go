@@ -11,13 +11,13 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gameauth/caddy-gameauth/internal/nodetest"
 )
 
 const (
@@ -496,37 +496,10 @@ type zegoNodeInput struct {
 // GAMEAUTH_REQUIRE_INTEROP=1.
 func zegoNode(t *testing.T, in []zegoNodeInput) []zegoNodeResult {
 	t.Helper()
-	dir := filepath.Join("..", "interop")
-	missing := ""
-	if _, err := exec.LookPath("node"); err != nil {
-		missing = "node is not installed"
-	} else if _, err := os.Stat(filepath.Join(dir, "node_modules")); err != nil {
-		missing = "interop/node_modules is missing (run: npm ci --prefix interop)"
-	}
-	if missing != "" {
-		if os.Getenv("GAMEAUTH_REQUIRE_INTEROP") == "1" {
-			t.Fatal(missing)
-		}
-		t.Skip(missing)
-	}
-	stdin, err := json.Marshal(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "zego_decode.js")
-	cmd.Dir = dir
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node zego_decode.js: %v\n%s", err, stderr.String())
-	}
 	var res []zegoNodeResult
-	if err := json.Unmarshal(out, &res); err != nil || len(res) != len(in) {
-		t.Fatalf("node output (%v): %s", err, out)
+	nodetest.Run(t, "zego_decode.js", in, &res)
+	if len(res) != len(in) {
+		t.Fatalf("node returned %d results for %d tokens", len(res), len(in))
 	}
 	return res
 }

@@ -19,13 +19,14 @@ import (
 	"flag"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gameauth/caddy-gameauth/internal/nodetest"
 
 	"github.com/gameauth/caddy-gameauth/verifiers"
 )
@@ -691,17 +692,6 @@ func TestCloudBaseSDKFixture(t *testing.T) {
 // cbWriteFixture makes a fresh key, has the SDK mint tickets with it and
 // writes the fixture (public key only).
 func cbWriteFixture(t *testing.T) {
-	dir, err := filepath.Abs(filepath.Join("..", "interop"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@cloudbase", "node-sdk")); err != nil {
-		t.Fatalf("-update-cloudbase needs interop/node_modules (npm ci --prefix interop): %v", err)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("-update-cloudbase needs node: %v", err)
-	}
 	key := cbMust(rsa.GenerateKey(rand.Reader, 2048))
 	const keyID, env, now = "TEST_ONLY_fixture_key", "env-fixture-9z8y7x", int64(1767225600123)
 	type req struct {
@@ -720,25 +710,15 @@ func cbWriteFixture(t *testing.T) {
 		"credentials": json.RawMessage(cbCredentials(key, true, keyID, env)),
 		"requests":    reqs,
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "cloudbase_mint.js")
-	cmd.Dir = dir
-	cmd.Stdin = bytes.NewReader(cbMust(json.Marshal(in)))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("cloudbase_mint.js: %v\n%s", err, stderr.String())
-	}
 	var res struct {
 		Results []struct {
 			Ticket string          `json:"ticket"`
 			Error  json.RawMessage `json:"error"`
 		} `json:"results"`
 	}
-	if err := json.Unmarshal(out, &res); err != nil || len(res.Results) != len(reqs) {
-		t.Fatalf("cloudbase_mint.js output %q: %v", out, err)
+	nodetest.Run(t, "cloudbase_mint.js", in, &res, "@cloudbase/node-sdk")
+	if len(res.Results) != len(reqs) {
+		t.Fatalf("cloudbase_mint.js returned %d results for %d requests", len(res.Results), len(reqs))
 	}
 	f := map[string]any{
 		"note":       "Tickets made by @cloudbase/node-sdk auth().createTicket (interop/cloudbase_mint.js) at now_ms, with a TEST-ONLY RSA-2048 key generated for the purpose whose private half was discarded. Regenerate: go test ./verifiers -run TestCloudBaseSDKFixture -update-cloudbase",

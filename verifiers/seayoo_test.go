@@ -1,7 +1,6 @@
 package verifiers
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -10,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -19,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gameauth/caddy-gameauth/internal/nodetest"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -727,48 +727,11 @@ func TestSeayooScanNumbers(t *testing.T) {
 	}
 }
 
-// seayooRequireInterop skips the test when node or the npm packages are
-// missing, unless GAMEAUTH_REQUIRE_INTEROP=1 (CI), which makes it fail.
-func seayooRequireInterop(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join("..", "interop")
-	missing := ""
-	if _, err := exec.LookPath("node"); err != nil {
-		missing = "node is not installed"
-	} else if _, err := os.Stat(filepath.Join(dir, "node_modules", "jsonwebtoken")); err != nil {
-		missing = "interop/node_modules is missing (run: npm ci --prefix interop)"
-	}
-	if missing != "" {
-		if os.Getenv("GAMEAUTH_REQUIRE_INTEROP") == "1" {
-			t.Fatalf("interop: %s, and GAMEAUTH_REQUIRE_INTEROP=1", missing)
-		}
-		t.Skipf("interop: %s; set GAMEAUTH_REQUIRE_INTEROP=1 to make this fatal", missing)
-	}
-	return dir
-}
-
 // seayooNode runs interop/seayoo.js with in as its JSON input and decodes
 // its JSON output into out.
 func seayooNode(t *testing.T, in, out any) {
 	t.Helper()
-	dir := seayooRequireInterop(t)
-	b, err := json.Marshal(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "seayoo.js"))
-	cmd.Stdin = bytes.NewReader(b)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node interop/seayoo.js: %v\n%s", err, stderr.Bytes())
-	}
-	if err := json.Unmarshal(stdout, out); err != nil {
-		t.Fatalf("node output: %v\n%s", err, stdout)
-	}
+	nodetest.Run(t, "seayoo.js", in, out, "jsonwebtoken")
 }
 
 // seayooNodeRequest is one request to interop/seayoo.js.

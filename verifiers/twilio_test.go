@@ -10,13 +10,13 @@ import (
 	"errors"
 	"flag"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gameauth/caddy-gameauth/internal/nodetest"
 )
 
 var twilioUpdate = flag.Bool("update-twilio", false, "regenerate testdata/twilio/node_tokens.json with interop/twilio_mint.js")
@@ -167,40 +167,7 @@ func loadTwilioFixtures(t testing.TB) map[string]twilioFixture {
 // packages it skips, unless GAMEAUTH_REQUIRE_INTEROP=1.
 func twilioNode(t testing.TB, script string, input, out any) {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "interop"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	missing := ""
-	if _, err := exec.LookPath("node"); err != nil {
-		missing = "node is not in PATH"
-	} else if _, err := os.Stat(filepath.Join(dir, "node_modules", "twilio")); err != nil {
-		missing = "interop/node_modules is not installed (npm ci --prefix interop)"
-	}
-	if missing != "" {
-		if os.Getenv("GAMEAUTH_REQUIRE_INTEROP") == "1" {
-			t.Fatalf("interop required (GAMEAUTH_REQUIRE_INTEROP=1) but %s", missing)
-		}
-		t.Skipf("skipping Twilio interop: %s", missing)
-	}
-	in, err := json.Marshal(input)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, script))
-	cmd.Dir = dir
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node %s: %v\n%s", script, err, stderr.String())
-	}
-	if err := json.Unmarshal(stdout, out); err != nil {
-		t.Fatalf("node %s: bad JSON output %q: %v", script, stdout, err)
-	}
+	nodetest.Run(t, script, input, out, "twilio", "jsonwebtoken")
 }
 
 // TestTwilioFixturesMatchNode re-mints every fixture with the npm twilio
