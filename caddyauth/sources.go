@@ -122,7 +122,7 @@ func (s *TokenSource) extract(r *http.Request) (string, extractResult) {
 // or an HTTP/2 extended CONNECT (RFC 8441).
 func isWebSocket(r *http.Request) bool {
 	if r.Method == http.MethodConnect {
-		return true
+		return strings.EqualFold(r.Header.Get(":protocol"), "websocket")
 	}
 	for _, v := range r.Header["Upgrade"] {
 		if strings.EqualFold(strings.TrimSpace(v), "websocket") {
