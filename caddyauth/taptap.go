@@ -1,6 +1,9 @@
 package caddyauth
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
@@ -17,6 +20,8 @@ func init() {
 // the LeanCloud REST API (GET /1.1/users/me) and caching the answers for a
 // short while. A revoked session stays accepted for up to CacheTTL. When
 // LeanCloud cannot answer, requests are refused with 503: never let through.
+// The verifier and its cache are shared by the configs that ask for the same
+// one, so a reload keeps the cache.
 type TapTapVerifier struct {
 	// Server is the app's LeanCloud/TDS API domain, e.g.
 	// https://abcd1234.cloud.tds1.tapapis.cn. Required.
@@ -42,6 +47,7 @@ type TapTapVerifier struct {
 	MaxInFlight int `json:"max_in_flight,omitempty"`
 
 	v       *verifiers.TapTap
+	poolKey string
 	untrack func()
 }
 
@@ -71,7 +77,7 @@ func (t *TapTapVerifier) provisionWithClient(ctx caddy.Context, client *http.Cli
 	if err != nil {
 		return err
 	}
-	t.v, err = verifiers.NewTapTap(verifiers.TapTapConfig{
+	cfg := verifiers.TapTapConfig{
 		Server:       server,
 		ClientID:     id,
 		ClientToken:  tok,
@@ -82,18 +88,60 @@ func (t *TapTapVerifier) provisionWithClient(ctx caddy.Context, client *http.Cli
 		CacheSize:    t.CacheSize,
 		MaxInFlight:  t.MaxInFlight,
 		HTTPClient:   client,
-	})
-	if err != nil {
-		return prefixed("taptap", err)
+	}
+	if client != nil {
+		// A caller's client (tests) is not shared.
+		if t.v, err = verifiers.NewTapTap(cfg); err != nil {
+			return prefixed("taptap", err)
+		}
+	} else {
+		// The verifier, and so its cache, is shared by every config that
+		// asks for the same one: a reload keeps the cache warm instead of
+		// sending every player to LeanCloud again.
+		t.poolKey = tapPoolKey(cfg)
+		val, _, err := tapPool.LoadOrNew(t.poolKey, func() (caddy.Destructor, error) {
+			v, err := verifiers.NewTapTap(cfg)
+			if err != nil {
+				return nil, err
+			}
+			return tapShared{v}, nil
+		})
+		if err != nil {
+			return prefixed("taptap", err)
+		}
+		t.v = val.(tapShared).TapTap
 	}
 	t.untrack = trackTapTap(ctx.GetMetricsRegistry(), t)
 	return nil
 }
 
-// Cleanup stops the verifier's cache.
+// tapPool holds the TapTap verifiers in use, across config reloads.
+var tapPool = caddy.NewUsagePool()
+
+// tapShared makes a verifier a caddy.Destructor for the pool.
+type tapShared struct{ *verifiers.TapTap }
+
+// Destruct closes the verifier when no config uses it any more.
+func (s tapShared) Destruct() error { return s.Close() }
+
+// tapPoolKey identifies a verifier configuration without holding the
+// credentials in clear.
+func tapPoolKey(cfg verifiers.TapTapConfig) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%q %q %q %q %d %d %d %d %d", cfg.Server, cfg.ClientID, cfg.ClientToken, cfg.ServerSecret,
+		cfg.Timeout, cfg.CacheTTL, cfg.NegativeTTL, cfg.CacheSize, cfg.MaxInFlight)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Cleanup releases the verifier; the last config to release it closes it,
+// which stops its calls in flight and frees its cache.
 func (t *TapTapVerifier) Cleanup() error {
 	if t.untrack != nil {
 		t.untrack()
+	}
+	if t.poolKey != "" {
+		_, err := tapPool.Delete(t.poolKey)
+		return err
 	}
 	if t.v != nil {
 		return t.v.Close()
