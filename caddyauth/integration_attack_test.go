@@ -873,7 +873,7 @@ func attackRows(t *testing.T) []attackRow {
 			bad(`duplicate "sub" (right, then wrong): the LAST counts`, sign(base.plus(`,"sub":`+jq(atkTwOtherAcct))), "wrong account sid"),
 			// JSON.parse (Twilio's own libraries) sees identity "tw-a" here.
 			attackRow{name: `"IDENTITY" beside "identity"`, path: p, hdr: b(sign(grants(`{"identity":"tw-a","IDENTITY":"tw-admin"}`).String())), status: sts(401, 200), want: ident("twilio", "tw-a", "api_key_sid", atkTwKeySID),
-				bug: `verifiers/twilio.go decodes claims with encoding/json, which matches member names case-insensitively: {"identity":"tw-a","IDENTITY":"tw-admin"} verifies as "tw-admin", while JSON.parse (npm twilio, twilio-go's map claims) reads "tw-a"; the Seayoo verifier refuses such case-folded duplicates`},
+				bug: `verifiers/twilio.go decodes claims with encoding/json, which matches member names case-insensitively: {"identity":"tw-a","IDENTITY":"tw-admin"} verifies as "tw-admin", while a case-sensitive reader (JSON.parse in npm twilio/jsonwebtoken) reads "tw-a": the upstream is told another user than the one Twilio sees; the Seayoo verifier refuses such case-folded members`},
 			bad("truncated signature", good[:len(good)-1], ""),
 			bad("padded with =", padJWS(good), "malformed token"),
 			bad("standard base64 with padding", stdJWS(t, good), "malformed token"),
@@ -962,7 +962,7 @@ func attackRows(t *testing.T) []attackRow {
 			bad("uid too short", sign(base.set("uid", jq("abc")).String()), "bad uid"),
 			attackRow{name: `duplicate "uid": the LAST counts`, path: p, hdr: b(sign(base.plus(`,"uid":"cb-last-1"`))), status: sts(200), want: cbIdent("cb-last-1", ms+604800000)},
 			attackRow{name: `"UID" beside "uid"`, path: p, hdr: b(sign(base.plus(`,"UID":"cb-admin"`))), status: sts(401, 200), want: rawWant,
-				bug: `verifiers/cloudbase.go decodes claims with encoding/json (through golang-jwt), which matches member names case-insensitively: {"uid":"cb-raw-1","UID":"cb-admin"} verifies as "cb-admin", while JSON.parse (CloudBase's Node SDK and server) reads "cb-raw-1"`},
+				bug: `verifiers/cloudbase.go decodes claims with encoding/json (through golang-jwt), which matches member names case-insensitively: {"uid":"cb-raw-1","UID":"cb-admin"} verifies as "cb-admin", while a case-sensitive reader (JSON.parse, as CloudBase's Node tooling uses) reads "cb-raw-1"`},
 			bad("truncated signature", good[:len(good)-1], "malformed token"),
 			bad("padded with =", pre+padJWS(jwtPart), "malformed token"),
 			bad("standard base64 with padding", pre+stdJWS(t, jwtPart), "malformed token"),
