@@ -308,7 +308,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if err == nil {
 		for i := range h.Require {
-			if err = h.Require[i].check(&id, repl); err != nil {
+			if err = h.Require[i].check(r, &id, repl); err != nil {
 				break
 			}
 		}

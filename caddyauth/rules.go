@@ -2,6 +2,7 @@ package caddyauth
 
 import (
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -30,9 +31,10 @@ type ClaimRule struct {
 	// Seayoo uses for "age unknown". Default: false (unknown is refused).
 	AllowUnknown bool `json:"allow_unknown,omitempty"`
 
-	reason string // "claim rule failed: age >= 18"
-	value  int64  // Value when it holds no placeholder
-	static bool
+	reason  string // "claim rule failed: age >= 18"
+	pathDep bool   // a template reads the request path
+	value   int64  // Value when it holds no placeholder
+	static  bool
 }
 
 func (c *ClaimRule) provision() error {
@@ -65,6 +67,10 @@ func (c *ClaimRule) provision() error {
 		return fmt.Errorf("require %s: give values or a comparison", c.Claim)
 	}
 	c.reason = quoteSafe(c.reason)
+	c.pathDep = usesPath(c.Value)
+	for _, v := range c.OneOf {
+		c.pathDep = c.pathDep || usesPath(v)
+	}
 	return nil
 }
 
@@ -79,7 +85,10 @@ func claimValue(id *verifiers.Identity, name string) (string, bool) {
 }
 
 // check returns nil or a forbidden error naming the rule.
-func (c *ClaimRule) check(id *verifiers.Identity, repl *caddy.Replacer) error {
+func (c *ClaimRule) check(r *http.Request, id *verifiers.Identity, repl *caddy.Replacer) error {
+	if c.pathDep && !plainPath(r) {
+		return errAmbiguousPath
+	}
 	got, ok := claimValue(id, c.Claim)
 	if c.AllowUnknown && (!ok || got == "" || got == "0") {
 		return nil
@@ -172,6 +181,6 @@ func parseRequire(d *caddyfile.Dispenser) (ClaimRule, error) {
 	if err := (&r).provision(); err != nil {
 		return ClaimRule{}, d.Err(err.Error())
 	}
-	r.reason, r.value, r.static = "", 0, false
+	r.reason, r.value, r.static, r.pathDep = "", 0, false, false
 	return r, nil
 }

@@ -90,6 +90,9 @@ func (t *TwilioVerifier) VerifyRequest(r *http.Request, repl *caddy.Replacer, to
 	if err != nil || t.Room == "" {
 		return id, err
 	}
+	if usesPath(t.Room) && !plainPath(r) {
+		return verifiers.Identity{}, errAmbiguousPath
+	}
 	room := repl.ReplaceAll(t.Room, "")
 	if room == "" {
 		return verifiers.Identity{}, verifiers.Forbidden("no room in request")

@@ -85,6 +85,9 @@ func (z *ZegoVerifier) VerifyRequest(r *http.Request, repl *caddy.Replacer, toke
 	if z.Room == "" && z.Stream == "" && !z.Publish {
 		return id, nil
 	}
+	if (usesPath(z.Room) || usesPath(z.Stream)) && !plainPath(r) {
+		return verifiers.Identity{}, errAmbiguousPath
+	}
 	req := verifiers.ZegoRequirement{Publish: z.Publish}
 	if z.Room != "" {
 		if req.Room = repl.ReplaceAll(z.Room, ""); req.Room == "" {

@@ -3,6 +3,7 @@ package verifiers
 import (
 	"context"
 	"crypto/rsa"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -277,6 +278,16 @@ func (v *CloudBase) Verify(_ context.Context, token string) (Identity, error) {
 	if err != nil {
 		return Identity{}, cloudBaseError(tok, err)
 	}
+	// golang-jwt does not process crit (RFC 7515 §4.1.11: an extension we
+	// do not understand must be refused), and encoding/json matches claim
+	// names without regard to case: refuse what a case-sensitive reader
+	// would read otherwise.
+	if _, ok := tok.Header["crit"]; ok {
+		return Identity{}, Invalid("bad header")
+	}
+	if payload, err := base64.RawURLEncoding.DecodeString(strings.Split(jwtPart, ".")[1]); err != nil || foldedKey(payload, cloudBaseClaimNames) {
+		return Identity{}, Invalid("malformed token")
+	}
 
 	id := Identity{
 		Provider: "cloudbase",
@@ -296,6 +307,9 @@ func (v *CloudBase) Verify(_ context.Context, token string) (Identity, error) {
 	}
 	return id, nil
 }
+
+// cloudBaseClaimNames are the payload members read into cloudBaseClaims.
+var cloudBaseClaimNames = []string{"alg", "env", "iat", "exp", "uid", "refresh", "expire", "nbf"}
 
 // cloudBaseError maps a golang-jwt error to a fixed reason.
 func cloudBaseError(tok *jwt.Token, err error) error {

@@ -136,6 +136,13 @@ func NewTwilio(cfg TwilioConfig) (*Twilio, error) {
 	}, nil
 }
 
+// Member names of the header and payload that encoding/json reads into
+// fields: a member spelled differently in case is refused (see foldedKey).
+var (
+	twilioHeaderNames = []string{"alg", "typ", "cty", "twr", "crit"}
+	twilioClaimNames  = []string{"jti", "iss", "sub", "iat", "exp", "nbf", "grants", "identity", "video", "room"}
+)
+
 // twilioHeader is the JOSE header. alg, typ, cty and crit are compared
 // where they are decoded, without keeping a copy.
 type twilioHeader struct {
@@ -256,7 +263,7 @@ func (v *Twilio) Verify(ctx context.Context, token string) (Identity, error) {
 	if string(buf[:n]) != twilioHeaderNode && string(buf[:n]) != twilioHeaderGo {
 		// Not one of the two exact headers the Twilio libraries write
 		// without a region (the fast path): parse and check it.
-		if err := json.Unmarshal(buf[:n], h); err != nil {
+		if err := json.Unmarshal(buf[:n], h); err != nil || foldedKey(buf[:n], twilioHeaderNames) {
 			return Identity{}, Invalid("malformed token")
 		}
 		switch {
@@ -281,6 +288,11 @@ func (v *Twilio) Verify(ctx context.Context, token string) (Identity, error) {
 		if errors.As(err, &own) {
 			return Identity{}, own
 		}
+		return Identity{}, Invalid("malformed token")
+	}
+	// encoding/json matches member names without regard to case; refuse
+	// payloads that a case-sensitive reader would read otherwise.
+	if foldedKey(buf[n:n+m], twilioClaimNames) {
 		return Identity{}, Invalid("malformed token")
 	}
 	key, ok := v.keys[c.Issuer]
