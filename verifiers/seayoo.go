@@ -240,7 +240,7 @@ func (v *Seayoo) Verify(_ context.Context, token string) (Identity, error) {
 	if err != nil {
 		return Identity{}, Invalid("malformed token")
 	}
-	if e := seayooCheckHeader(string(rest[:n])); e != nil {
+	if e := seayooCheckHeader(rest[:n]); e != nil {
 		return Identity{}, e
 	}
 
@@ -349,15 +349,15 @@ func seayooB64Char(c byte) bool {
 // the string "HS256", once, and without "crit" (no extension is supported).
 // Other members are ignored. It runs on attacker input before any
 // cryptography, so it is linear and allocates nothing.
-func seayooCheckHeader(h string) *Error {
-	s := seayooScan{s: h}
-	s.ws()
-	if !s.eat('{') {
+func seayooCheckHeader(h []byte) *Error {
+	s := seayooNewScan(h)
+	if !s.open('{') {
 		return Invalid("malformed token header")
 	}
 	algOK, algSeen := false, false
+	var k, val jsonVal
 	for first := true; ; first = false {
-		k, val, more, ok := s.member(first, 1)
+		more, ok := s.member(first, 1, &k, &val)
 		if !ok {
 			return Invalid("malformed token header")
 		}
@@ -366,13 +366,13 @@ func seayooCheckHeader(h string) *Error {
 		}
 		key := h[k.start:k.end]
 		switch {
-		case seayooRawEqual(key, k.esc, "alg"):
+		case jsonRawEqual(key, k.esc, "alg"):
 			if algSeen {
 				return Invalid("malformed token header")
 			}
 			algSeen = true
-			algOK = val.kind == '"' && seayooRawEqual(h[val.start:val.end], val.esc, "HS256")
-		case seayooRawEqual(key, k.esc, "crit"):
+			algOK = val.kind == '"' && jsonRawEqual(h[val.start:val.end], val.esc, "HS256")
+		case jsonRawEqual(key, k.esc, "crit"):
 			return Invalid("unsupported critical header")
 		}
 	}
@@ -383,6 +383,12 @@ func seayooCheckHeader(h string) *Error {
 		return Invalid("unsupported algorithm")
 	}
 	return nil
+}
+
+// seayooNewScan returns a scanner over a JOSE header or a payload: at most
+// seayooMaxDepth levels of containers.
+func seayooNewScan[T jsonText](doc T) jsonScan[T] {
+	return jsonScan[T]{s: doc, maxNest: seayooMaxDepth, maxDepth: seayooMaxDepth}
 }
 
 // The claims the verifier knows, as bit positions in seayooClaims.seen.
@@ -461,19 +467,13 @@ func seayooKnownIndex(name string) int {
 	return -1
 }
 
-// seayooStr is a decoded JSON string and whether it is safe in a header.
-type seayooStr struct {
-	val   string
-	clean bool
-}
-
 // seayooClaims is the payload of an identity token, as read by parse.
 type seayooClaims struct {
 	seen   uint32 // bit i set once claim seayooKnownNames[i] was read
-	iss    seayooVal
-	scope  seayooVal
+	iss    jsonVal
+	scope  jsonVal
 	src    string // the payload; iss and scope index into it
-	sub    seayooStr
+	sub    jsonStr
 	audOK  bool
 	exp    int64
 	nbf    int64
@@ -487,12 +487,12 @@ type seayooClaims struct {
 
 // issOK reports whether the token's iss equals iss exactly.
 func (c *seayooClaims) issOK(iss string) bool {
-	return c.iss.kind == '"' && seayooRawEqual(c.src[c.iss.start:c.iss.end], c.iss.esc, iss)
+	return c.iss.kind == '"' && jsonRawEqual(c.src[c.iss.start:c.iss.end], c.iss.esc, iss)
 }
 
 // scopeOK reports whether the token's scope is "auth".
 func (c *seayooClaims) scopeOK() bool {
-	return c.scope.kind == '"' && seayooRawEqual(c.src[c.scope.start:c.scope.end], c.scope.esc, "auth")
+	return c.scope.kind == '"' && jsonRawEqual(c.src[c.scope.start:c.scope.end], c.scope.esc, "auth")
 }
 
 // parse reads the payload p, a JSON object. It checks the JSON grammar,
@@ -501,15 +501,15 @@ func (c *seayooClaims) scopeOK() bool {
 // they hold escapes.
 func (c *seayooClaims) parse(p, gameID string) *Error {
 	c.src = p
-	s := seayooScan{s: p}
-	s.ws()
-	if !s.eat('{') {
+	s := seayooNewScan(p)
+	if !s.open('{') {
 		return seayooBadClaims()
 	}
 	var keysBuf [16]string
 	others := keysBuf[:0] // names of the unknown members, to find duplicates
+	var k, val jsonVal
 	for first := true; ; first = false {
-		k, val, more, ok := s.member(first, 1)
+		more, ok := s.member(first, 1, &k, &val)
 		if !ok {
 			return seayooBadClaims()
 		}
@@ -518,7 +518,7 @@ func (c *seayooClaims) parse(p, gameID string) *Error {
 		}
 		name := p[k.start:k.end]
 		if k.esc {
-			name = seayooUnescape(name)
+			name = jsonUnescape(name)
 		}
 		idx := seayooKnownIndex(name)
 		if idx < 0 {
@@ -535,7 +535,7 @@ func (c *seayooClaims) parse(p, gameID string) *Error {
 			return Invalid("duplicate claim")
 		}
 		c.seen |= 1 << idx
-		if val.kind == 'n' && val.isNull(p) {
+		if val.kind == 'n' {
 			continue // null: absent, as encoding/json reads it
 		}
 		switch idx {
@@ -559,7 +559,7 @@ func (c *seayooClaims) parse(p, gameID string) *Error {
 				return seayooBadClaims()
 			}
 		case seayooAUD:
-			found, typeOK := seayooAudience(p, val, gameID)
+			found, typeOK := seayooAudience(&s, val, gameID)
 			if !typeOK {
 				return seayooBadClaims()
 			}
@@ -577,7 +577,7 @@ func (c *seayooClaims) parse(p, gameID string) *Error {
 				}
 			}
 		case seayooEXP, seayooNBF:
-			t, ok := seayooInt(p, val)
+			t, ok := jsonInt(p, val)
 			if !ok || t < 0 || t > seayooMaxTime {
 				return seayooBadClaims()
 			}
@@ -587,7 +587,7 @@ func (c *seayooClaims) parse(p, gameID string) *Error {
 				c.nbf, c.hasNbf = t, true
 			}
 		case seayooAge, seayooRegTime:
-			t, ok := seayooInt(p, val)
+			t, ok := jsonInt(p, val)
 			if !ok {
 				return seayooBadClaims()
 			}
@@ -621,7 +621,7 @@ func seayooBadClaims() *Error { return Invalid("malformed claims") }
 
 // addExtra keeps an unknown claim if its name and value qualify, holding on
 // to the seayooMaxExtraClaims smallest names in order.
-func (c *seayooClaims) addExtra(name, p string, val seayooVal) {
+func (c *seayooClaims) addExtra(name, p string, val jsonVal) {
 	if !seayooExtraName(name) {
 		return
 	}
@@ -700,38 +700,31 @@ func seayooHasDuplicate(names []string) bool {
 	return false
 }
 
-// seayooAudience reads aud, a string or an array of strings, and reports
-// whether it contains gameID. ok is false when aud has another type.
-func seayooAudience(p string, val seayooVal, gameID string) (found, ok bool) {
+// seayooAudience reads aud, a string or an array of strings scanned by s,
+// and reports whether it contains gameID. ok is false when aud has another
+// type.
+func seayooAudience(s *jsonScan[string], val jsonVal, gameID string) (found, ok bool) {
+	p := s.s
 	switch val.kind {
 	case '"':
-		return seayooRawEqual(p[val.start:val.end], val.esc, gameID), true
+		return jsonRawEqual(p[val.start:val.end], val.esc, gameID), true
 	case '[':
-		s := seayooScan{s: p[:val.end], i: val.start + 1}
+		arr := s.inside(val)
+		var e jsonVal
 		for first := true; ; first = false {
-			e, more, ok := s.element(first, 1)
+			more, ok := arr.element(first, 2, &e)
 			if !ok || (more && e.kind != '"') {
 				return false, false
 			}
 			if !more {
 				return found, true
 			}
-			if !found && seayooRawEqual(s.s[e.start:e.end], e.esc, gameID) {
+			if !found && jsonRawEqual(p[e.start:e.end], e.esc, gameID) {
 				found = true
 			}
 		}
 	}
 	return false, false
-}
-
-// seayooInt reads an integer claim: a JSON number without fraction or
-// exponent that fits in an int64.
-func seayooInt(p string, val seayooVal) (int64, bool) {
-	if val.kind != '0' || !val.isInt {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(p[val.start:val.end], 10, 64)
-	return n, err == nil
 }
 
 // seayooCleanString reports whether s is valid UTF-8 without C0 or C1
@@ -742,363 +735,11 @@ func seayooCleanString(s string) bool {
 		return false
 	}
 	for _, r := range s {
-		if !seayooCleanRune(r) {
+		if !jsonCleanRune(r) {
 			return false
 		}
 	}
 	return true
-}
-
-// seayooCleanRune is the rune test of seayooCleanString.
-func seayooCleanRune(r rune) bool {
-	return r >= 0x20 && (r < 0x7f || r > 0x9f) && r != 0x2028 && r != 0x2029
-}
-
-// seayooVal is one scanned JSON value of a document.
-type seayooVal struct {
-	// kind is '"' string, '0' number, '{' object, '[' array, 'n' a literal
-	// (true, false, null).
-	kind byte
-	// esc is set for a string with backslash escapes, isInt for a number
-	// without fraction or exponent, unclean for a string holding a
-	// character seayooCleanRune refuses.
-	esc, isInt, unclean bool
-	// start and end delimit the value; for a string, its contents between
-	// the quotes, still escaped.
-	start, end int
-}
-
-// isNull reports whether v is the literal null.
-func (v seayooVal) isNull(doc string) bool {
-	return v.kind == 'n' && doc[v.start:v.end] == "null"
-}
-
-// str returns the string value v of doc, unescaped.
-func (v seayooVal) str(doc string) seayooStr {
-	raw := doc[v.start:v.end]
-	if v.esc {
-		raw = seayooUnescape(raw)
-	}
-	return seayooStr{val: raw, clean: !v.unclean}
-}
-
-// seayooScan is a strict JSON (RFC 8259) scanner over one document: it
-// accepts valid UTF-8 only, refuses unpaired surrogate escapes, and bounds
-// nesting to seayooMaxDepth. It does not allocate.
-type seayooScan struct {
-	s string
-	i int
-}
-
-// ws skips insignificant white space.
-func (s *seayooScan) ws() {
-	for s.i < len(s.s) {
-		switch s.s[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-// eat consumes c if it is next.
-func (s *seayooScan) eat(c byte) bool {
-	if s.i < len(s.s) && s.s[s.i] == c {
-		s.i++
-		return true
-	}
-	return false
-}
-
-// end skips trailing white space and reports whether the document ends.
-func (s *seayooScan) end() bool {
-	s.ws()
-	return s.i == len(s.s)
-}
-
-// member reads the next member of an object whose '{' was consumed. more is
-// false once the closing '}' was consumed.
-func (s *seayooScan) member(first bool, depth int) (k, v seayooVal, more, ok bool) {
-	s.ws()
-	if s.eat('}') {
-		return k, v, false, true
-	}
-	if !first {
-		if !s.eat(',') {
-			return k, v, false, false
-		}
-		s.ws()
-	}
-	if s.i >= len(s.s) || s.s[s.i] != '"' {
-		return k, v, false, false
-	}
-	if k, ok = s.value(depth); !ok {
-		return k, v, false, false
-	}
-	s.ws()
-	if !s.eat(':') {
-		return k, v, false, false
-	}
-	s.ws()
-	v, ok = s.value(depth)
-	return k, v, ok, ok
-}
-
-// element reads the next element of an array whose '[' was consumed. more
-// is false once the closing ']' was consumed.
-func (s *seayooScan) element(first bool, depth int) (v seayooVal, more, ok bool) {
-	s.ws()
-	if s.eat(']') {
-		return v, false, true
-	}
-	if !first {
-		if !s.eat(',') {
-			return v, false, false
-		}
-		s.ws()
-	}
-	v, ok = s.value(depth)
-	return v, ok, ok
-}
-
-// value reads one value at depth (the depth of the container holding it).
-func (s *seayooScan) value(depth int) (v seayooVal, ok bool) {
-	if s.i >= len(s.s) {
-		return v, false
-	}
-	v.start = s.i
-	switch c := s.s[s.i]; {
-	case c == '"':
-		v.kind = '"'
-		v.start, v.end, v.esc, v.unclean, ok = s.str()
-		return v, ok
-	case c == '{' || c == '[':
-		if depth >= seayooMaxDepth {
-			return v, false
-		}
-		v.kind = c
-		s.i++
-		for first := true; ; first = false {
-			var more bool
-			if c == '{' {
-				_, _, more, ok = s.member(first, depth+1)
-			} else {
-				_, more, ok = s.element(first, depth+1)
-			}
-			if !ok {
-				return v, false
-			}
-			if !more {
-				break
-			}
-		}
-	case c == 't':
-		v.kind, ok = 'n', s.literal("true")
-	case c == 'f':
-		v.kind, ok = 'n', s.literal("false")
-	case c == 'n':
-		v.kind, ok = 'n', s.literal("null")
-	case c == '-' || '0' <= c && c <= '9':
-		v.kind = '0'
-		v.isInt, ok = s.number()
-	}
-	v.end = s.i
-	return v, ok
-}
-
-// literal consumes lit if it is next.
-func (s *seayooScan) literal(lit string) bool {
-	if strings.HasPrefix(s.s[s.i:], lit) {
-		s.i += len(lit)
-		return true
-	}
-	return false
-}
-
-// number consumes -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?.
-func (s *seayooScan) number() (isInt, ok bool) {
-	s.eat('-')
-	switch {
-	case s.eat('0'):
-	case s.i < len(s.s) && '1' <= s.s[s.i] && s.s[s.i] <= '9':
-		s.digits()
-	default:
-		return false, false
-	}
-	isInt = true
-	if s.eat('.') {
-		isInt = false
-		if s.digits() == 0 {
-			return false, false
-		}
-	}
-	if s.eat('e') || s.eat('E') {
-		isInt = false
-		if !s.eat('+') {
-			s.eat('-')
-		}
-		if s.digits() == 0 {
-			return false, false
-		}
-	}
-	return isInt, true
-}
-
-// digits consumes [0-9]* and returns how many.
-func (s *seayooScan) digits() int {
-	i := s.i
-	for s.i < len(s.s) && '0' <= s.s[s.i] && s.s[s.i] <= '9' {
-		s.i++
-	}
-	return s.i - i
-}
-
-// str consumes a string whose opening quote is next and returns the span of
-// its contents.
-func (s *seayooScan) str() (start, end int, esc, unclean, ok bool) {
-	s.i++
-	start = s.i
-	for s.i < len(s.s) {
-		c := s.s[s.i]
-		switch {
-		case c == '"':
-			end = s.i
-			s.i++
-			return start, end, esc, unclean, true
-		case c == '\\':
-			esc = true
-			r, n := seayooEscape(s.s[s.i:])
-			if n == 0 {
-				return
-			}
-			unclean = unclean || !seayooCleanRune(r)
-			s.i += n
-		case c < 0x20:
-			return
-		case c < utf8.RuneSelf:
-			unclean = unclean || c == 0x7f
-			s.i++
-		default:
-			r, n := utf8.DecodeRuneInString(s.s[s.i:])
-			if r == utf8.RuneError && n == 1 {
-				return
-			}
-			unclean = unclean || !seayooCleanRune(r)
-			s.i += n
-		}
-	}
-	return
-}
-
-// seayooEscape decodes the escape sequence at the start of s (s[0] is a
-// backslash). A \u escape of a high surrogate must be followed by one of a
-// low surrogate; the pair makes one rune. n is 0 if the escape is invalid.
-func seayooEscape(s string) (r rune, n int) {
-	if len(s) < 2 {
-		return 0, 0
-	}
-	switch s[1] {
-	case '"', '\\', '/':
-		return rune(s[1]), 2
-	case 'b':
-		return '\b', 2
-	case 'f':
-		return '\f', 2
-	case 'n':
-		return '\n', 2
-	case 'r':
-		return '\r', 2
-	case 't':
-		return '\t', 2
-	case 'u':
-		r, ok := seayooHex4(s[2:])
-		switch {
-		case !ok || 0xdc00 <= r && r <= 0xdfff:
-			return 0, 0
-		case r < 0xd800 || r > 0xdbff:
-			return r, 6
-		}
-		if len(s) < 8 || s[6] != '\\' || s[7] != 'u' {
-			return 0, 0
-		}
-		lo, ok := seayooHex4(s[8:])
-		if !ok || lo < 0xdc00 || lo > 0xdfff {
-			return 0, 0
-		}
-		return 0x10000 + (r-0xd800)<<10 + (lo - 0xdc00), 12
-	}
-	return 0, 0
-}
-
-// seayooHex4 decodes the four hex digits at the start of s.
-func seayooHex4(s string) (rune, bool) {
-	if len(s) < 4 {
-		return 0, false
-	}
-	var r rune
-	for i := range 4 {
-		c := s[i]
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c -= 'a' - 10
-		case 'A' <= c && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
-}
-
-// seayooNextRune decodes the rune at raw[i], raw being the contents of a
-// scanned (so valid) JSON string.
-func seayooNextRune(raw string, i int) (rune, int) {
-	if raw[i] == '\\' {
-		return seayooEscape(raw[i:])
-	}
-	if raw[i] < utf8.RuneSelf {
-		return rune(raw[i]), 1
-	}
-	return utf8.DecodeRuneInString(raw[i:])
-}
-
-// seayooUnescape returns the value of raw, the contents of a scanned JSON
-// string.
-func seayooUnescape(raw string) string {
-	var b strings.Builder
-	b.Grow(len(raw))
-	for i := 0; i < len(raw); {
-		r, n := seayooNextRune(raw, i)
-		b.WriteRune(r)
-		i += n
-	}
-	return b.String()
-}
-
-// seayooRawEqual reports whether raw, the contents of a scanned JSON string
-// (escaped if esc), equals want, without allocating. want must be valid
-// UTF-8.
-func seayooRawEqual(raw string, esc bool, want string) bool {
-	if !esc {
-		return raw == want
-	}
-	i, j := 0, 0
-	for i < len(raw) {
-		r, n := seayooNextRune(raw, i)
-		if j >= len(want) {
-			return false
-		}
-		w, m := utf8.DecodeRuneInString(want[j:])
-		if r != w {
-			return false
-		}
-		i, j = i+n, j+m
-	}
-	return j == len(want)
 }
 
 // Interface guard.

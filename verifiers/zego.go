@@ -8,11 +8,10 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
-	"unicode/utf8"
 )
 
 // ZEGO Token04 limits (spec/tokens.md §1 and ZEGO's SDK documentation).
@@ -455,46 +454,53 @@ const (
 // narrows what CBC bit-flipping could smuggle through.
 func zegoParsePlain(pt, scratch []byte) (zegoClaims, bool) {
 	var c zegoClaims
-	if !utf8.Valid(pt) {
+	out := scratch[:0]
+	p := zegoNewScan(pt)
+	if !p.open('{') {
 		return c, false
 	}
-	p := zegoJSON{s: pt, out: scratch[:0]}
 	seen := 0
-	ok := p.object(func(key []byte) bool {
+	var k, val jsonVal
+	for first := true; ; first = false {
+		more, ok := p.member(first, 1, &k, &val)
+		if !ok {
+			return c, false
+		}
+		if !more {
+			break
+		}
 		var bit int
-		var ok bool
-		switch string(key) {
+		switch string(zegoStr(pt, k, &out)) {
 		case "app_id":
 			bit = zegoSeenAppID
-			c.appID, ok = p.integer()
+			c.appID, ok = zegoInt(pt, val)
 		case "user_id":
 			bit = zegoSeenUserID
-			c.userID, ok = p.str()
+			c.userID, ok = zegoString(pt, val, &out)
 		case "nonce":
 			bit = zegoSeenNonce
-			c.nonce, ok = p.integer()
+			c.nonce, ok = zegoInt(pt, val)
 		case "ctime":
 			bit = zegoSeenCtime
-			c.ctime, ok = p.integer()
+			c.ctime, ok = zegoInt(pt, val)
 		case "expire":
 			bit = zegoSeenExpire
-			c.expire, ok = p.integer()
+			c.expire, ok = zegoInt(pt, val)
 		case "payload":
 			bit = zegoSeenPayload
-			c.payload, ok = p.str()
+			c.payload, ok = zegoString(pt, val, &out)
 		default:
-			return false
+			return c, false
 		}
 		if !ok || seen&bit != 0 {
-			return false
+			return c, false
 		}
 		seen |= bit
-		return true
-	})
-	if !ok || !p.end() || seen != zegoSeenAll {
+	}
+	if !p.end() || seen != zegoSeenAll {
 		return c, false
 	}
-	c.scratch = p.out[len(p.out):]
+	c.scratch = out[len(out):]
 	return c, true
 }
 
@@ -505,375 +511,167 @@ func zegoParsePlain(pt, scratch []byte) (zegoClaims, bool) {
 // room for twice len(s): unescaped strings, then the joined stream ids.
 func zegoParsePayload(s, scratch []byte, out *zegoPrivilege) bool {
 	split := min(len(s), cap(scratch))
-	p := zegoJSON{s: s, out: scratch[:0:split]}
+	strs := scratch[:0:split]
 	out.streams = scratch[split:split]
+	p := zegoNewScan(s)
+	if !p.open('{') {
+		return false
+	}
 	seen := 0
-	ok := p.object(func(key []byte) bool {
-		switch string(key) {
+	var k, val jsonVal
+	for first := true; ; first = false {
+		more, ok := p.key(first, &k)
+		if !ok {
+			return false
+		}
+		if !more {
+			break
+		}
+		// Each value is read as it comes: privilege and stream_id_list
+		// are walked in place rather than scanned first.
+		switch string(zegoStr(s, k, &strs)) {
 		case "room_id":
 			if seen&1 != 0 {
 				return false
 			}
 			seen |= 1
-			room, ok := p.str()
+			if !p.read(1, &val) {
+				return false
+			}
+			room, ok := zegoString(s, val, &strs)
 			if !ok || (len(room) > 0 && !zegoCleanID(room, zegoMaxRoomID, false)) {
 				return false
 			}
 			out.room = room
-			return true
 		case "privilege":
 			if seen&2 != 0 {
 				return false
 			}
 			seen |= 2
-			if p.literal("null") {
-				return true
-			}
-			out.hasPrivilege = true
-			var got int
-			return p.object(func(k []byte) bool {
-				var bit int
-				var dst *bool
-				switch string(k) {
-				case "1":
-					bit, dst = 1, &out.login
-				case "2":
-					bit, dst = 2, &out.publish
-				default:
-					return p.skip(1)
-				}
-				n, ok := p.integer()
-				if !ok || got&bit != 0 || (n != 0 && n != 1) {
+			if p.peek() != '{' {
+				if !p.read(1, &val) || val.kind != 'n' {
 					return false
 				}
-				got |= bit
-				*dst = n == 1
-				return true
-			})
+				continue
+			}
+			out.hasPrivilege = true
+			if !p.enter('{', 1) || !zegoParsePrivilege(&p, out, &strs) {
+				return false
+			}
 		case "stream_id_list":
 			if seen&4 != 0 {
 				return false
 			}
 			seen |= 4
-			if p.literal("null") {
-				return true
-			}
-			return p.array(func() bool {
-				id, ok := p.str()
-				if !ok || !zegoCleanID(id, zegoMaxStreamID, true) {
+			if p.peek() != '[' {
+				if !p.read(1, &val) || val.kind != 'n' {
 					return false
 				}
-				if len(out.streams) > 0 {
-					out.streams = append(out.streams, ',')
-				}
-				out.streams = append(out.streams, id...)
-				return true
-			})
+				continue
+			}
+			if !p.enter('[', 1) || !zegoParseStreams(&p, out, &strs) {
+				return false
+			}
 		default:
-			return p.skip(0)
-		}
-	})
-	return ok && p.end()
-}
-
-// zegoJSON is a small strict JSON reader over a byte slice. It never
-// allocates unless out runs out of capacity.
-type zegoJSON struct {
-	s   []byte
-	i   int
-	out []byte // unescaped strings are appended here
-}
-
-func (p *zegoJSON) ws() {
-	for p.i < len(p.s) {
-		switch p.s[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
+			if !p.read(1, &val) {
+				return false
+			}
 		}
 	}
+	return p.end()
 }
 
-// next skips whitespace and consumes c if it comes next.
-func (p *zegoJSON) next(c byte) bool {
-	p.ws()
-	if p.i < len(p.s) && p.s[p.i] == c {
-		p.i++
-		return true
-	}
-	return false
-}
-
-// end reports whether only whitespace is left.
-func (p *zegoJSON) end() bool {
-	p.ws()
-	return p.i == len(p.s)
-}
-
-// literal consumes the literal lit (after whitespace) if it comes next.
-func (p *zegoJSON) literal(lit string) bool {
-	p.ws()
-	if len(p.s)-p.i >= len(lit) && string(p.s[p.i:p.i+len(lit)]) == lit {
-		p.i += len(lit)
-		return true
-	}
-	return false
-}
-
-// object reads {"key": value, ...}; member reads each value after its key.
-func (p *zegoJSON) object(member func(key []byte) bool) bool {
-	if !p.next('{') {
-		return false
-	}
-	if p.next('}') {
-		return true
-	}
-	for {
-		p.ws()
-		key, ok := p.str()
-		if !ok || !p.next(':') {
+// zegoParsePrivilege reads the members of the privilege object, whose '{'
+// p consumed: "1" (login) and "2" (publish), each 0 or 1 at most once;
+// others are skipped.
+func zegoParsePrivilege(p *jsonScan[[]byte], out *zegoPrivilege, strs *[]byte) bool {
+	got := 0
+	var k, val jsonVal
+	for first := true; ; first = false {
+		more, ok := p.member(first, 2, &k, &val)
+		if !ok {
 			return false
 		}
-		p.ws()
-		if !member(key) {
-			return false
-		}
-		if p.next('}') {
+		if !more {
 			return true
 		}
-		if !p.next(',') {
-			return false
-		}
-	}
-}
-
-// array reads [value, ...]; elem reads each value.
-func (p *zegoJSON) array(elem func() bool) bool {
-	if !p.next('[') {
-		return false
-	}
-	if p.next(']') {
-		return true
-	}
-	for {
-		p.ws()
-		if !elem() {
-			return false
-		}
-		if p.next(']') {
-			return true
-		}
-		if !p.next(',') {
-			return false
-		}
-	}
-}
-
-// str reads a JSON string. Without escapes it returns a sub-slice of the
-// input; with escapes, the unescaped bytes appended to out. Control
-// characters and lone surrogates are refused.
-func (p *zegoJSON) str() ([]byte, bool) {
-	p.ws()
-	if p.i >= len(p.s) || p.s[p.i] != '"' {
-		return nil, false
-	}
-	p.i++
-	start := p.i
-	for p.i < len(p.s) {
-		switch c := p.s[p.i]; {
-		case c == '"':
-			p.i++
-			return p.s[start : p.i-1 : p.i-1], true
-		case c == '\\':
-			return p.strEscaped(start)
-		case c < 0x20:
-			return nil, false
-		}
-		p.i++
-	}
-	return nil, false
-}
-
-func (p *zegoJSON) strEscaped(start int) ([]byte, bool) {
-	o := len(p.out)
-	p.out = append(p.out, p.s[start:p.i]...)
-	for p.i < len(p.s) {
-		c := p.s[p.i]
-		p.i++
-		switch {
-		case c == '"':
-			return p.out[o:len(p.out):len(p.out)], true
-		case c < 0x20:
-			return nil, false
-		case c != '\\':
-			p.out = append(p.out, c)
+		var bit int
+		var dst *bool
+		switch string(zegoStr(p.s, k, strs)) {
+		case "1":
+			bit, dst = 1, &out.login
+		case "2":
+			bit, dst = 2, &out.publish
+		default:
 			continue
 		}
-		if p.i >= len(p.s) {
-			return nil, false
-		}
-		e := p.s[p.i]
-		p.i++
-		switch e {
-		case '"', '\\', '/':
-			p.out = append(p.out, e)
-		case 'b':
-			p.out = append(p.out, '\b')
-		case 'f':
-			p.out = append(p.out, '\f')
-		case 'n':
-			p.out = append(p.out, '\n')
-		case 'r':
-			p.out = append(p.out, '\r')
-		case 't':
-			p.out = append(p.out, '\t')
-		case 'u':
-			r, ok := p.hex4()
-			if !ok {
-				return nil, false
-			}
-			if utf16.IsSurrogate(r) {
-				// A high surrogate followed by a low one; DecodeRune
-				// refuses every other pair.
-				if len(p.s)-p.i < 2 || p.s[p.i] != '\\' || p.s[p.i+1] != 'u' {
-					return nil, false
-				}
-				p.i += 2
-				r2, ok := p.hex4()
-				if !ok {
-					return nil, false
-				}
-				if r = utf16.DecodeRune(r, r2); r == utf8.RuneError {
-					return nil, false
-				}
-			}
-			p.out = utf8.AppendRune(p.out, r)
-		default:
-			return nil, false
-		}
-	}
-	return nil, false
-}
-
-func (p *zegoJSON) hex4() (rune, bool) {
-	if len(p.s)-p.i < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range p.s[p.i : p.i+4] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c -= 'a' - 10
-		case 'A' <= c && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	p.i += 4
-	return r, true
-}
-
-// integer reads a JSON number that is an integer in int64 range, written
-// without fraction or exponent (as every generator writes them).
-func (p *zegoJSON) integer() (int64, bool) {
-	p.ws()
-	neg := p.i < len(p.s) && p.s[p.i] == '-'
-	if neg {
-		p.i++
-	}
-	start := p.i
-	var n uint64
-	for p.i < len(p.s) && '0' <= p.s[p.i] && p.s[p.i] <= '9' {
-		d := uint64(p.s[p.i] - '0')
-		if n > (1<<63-1-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
-		p.i++
-	}
-	digits := p.i - start
-	if digits == 0 || (digits > 1 && p.s[start] == '0') {
-		return 0, false
-	}
-	if p.i < len(p.s) {
-		if c := p.s[p.i]; c == '.' || c == 'e' || c == 'E' {
-			return 0, false
-		}
-	}
-	if neg {
-		return -int64(n), true
-	}
-	return int64(n), true
-}
-
-// skip reads and ignores any JSON value, nested at most zegoMaxDepth deep.
-func (p *zegoJSON) skip(depth int) bool {
-	if depth > zegoMaxDepth {
-		return false
-	}
-	p.ws()
-	if p.i >= len(p.s) {
-		return false
-	}
-	switch p.s[p.i] {
-	case '"':
-		_, ok := p.str()
-		return ok
-	case '{':
-		return p.object(func([]byte) bool { return p.skip(depth + 1) })
-	case '[':
-		return p.array(func() bool { return p.skip(depth + 1) })
-	case 't':
-		return p.literal("true")
-	case 'f':
-		return p.literal("false")
-	case 'n':
-		return p.literal("null")
-	}
-	return p.number()
-}
-
-// number reads any JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func (p *zegoJSON) number() bool {
-	if p.i < len(p.s) && p.s[p.i] == '-' {
-		p.i++
-	}
-	switch {
-	case p.i < len(p.s) && p.s[p.i] == '0':
-		p.i++
-	case !p.digits():
-		return false
-	}
-	if p.i < len(p.s) && p.s[p.i] == '.' {
-		p.i++
-		if !p.digits() {
+		n, ok := zegoInt(p.s, val)
+		if !ok || got&bit != 0 || (n != 0 && n != 1) {
 			return false
 		}
+		got |= bit
+		*dst = n == 1
 	}
-	if p.i < len(p.s) && (p.s[p.i] == 'e' || p.s[p.i] == 'E') {
-		p.i++
-		if p.i < len(p.s) && (p.s[p.i] == '+' || p.s[p.i] == '-') {
-			p.i++
-		}
-		if !p.digits() {
-			return false
-		}
-	}
-	return true
 }
 
-// digits reads one or more decimal digits.
-func (p *zegoJSON) digits() bool {
-	start := p.i
-	for p.i < len(p.s) && '0' <= p.s[p.i] && p.s[p.i] <= '9' {
-		p.i++
+// zegoParseStreams reads the elements of stream_id_list, whose '[' p
+// consumed: stream ids, joined with commas into out.streams.
+func zegoParseStreams(p *jsonScan[[]byte], out *zegoPrivilege, strs *[]byte) bool {
+	var val jsonVal
+	for first := true; ; first = false {
+		more, ok := p.element(first, 2, &val)
+		if !ok {
+			return false
+		}
+		if !more {
+			return true
+		}
+		id, ok := zegoString(p.s, val, strs)
+		if !ok || !zegoCleanID(id, zegoMaxStreamID, true) {
+			return false
+		}
+		if len(out.streams) > 0 {
+			out.streams = append(out.streams, ',')
+		}
+		out.streams = append(out.streams, id...)
 	}
-	return p.i > start
+}
+
+// zegoNewScan returns a scanner over a Token04 plaintext or payload: a
+// value may sit in at most zegoMaxDepth+1 containers (the object and
+// zegoMaxDepth more), so an unknown member may nest zegoMaxDepth deep.
+func zegoNewScan(doc []byte) jsonScan[[]byte] {
+	return jsonScan[[]byte]{s: doc, maxNest: zegoMaxDepth + 2, maxDepth: zegoMaxDepth + 1}
+}
+
+// zegoInt reads an integer member: a JSON number without fraction or
+// exponent (as every generator writes them) from -(2^63-1) to 2^63-1.
+func zegoInt(doc []byte, val jsonVal) (int64, bool) {
+	n, ok := jsonInt(doc, val)
+	if !ok || n == math.MinInt64 {
+		return 0, false
+	}
+	return n, true
+}
+
+// zegoString reads a string member; see zegoStr.
+func zegoString(doc []byte, val jsonVal, out *[]byte) ([]byte, bool) {
+	if val.kind != '"' {
+		return nil, false
+	}
+	return zegoStr(doc, val, out), true
+}
+
+// zegoStr returns the value of the scanned string val of doc: a sub-slice
+// of doc without escapes; with escapes, the unescaped bytes appended to
+// *out.
+func zegoStr(doc []byte, val jsonVal, out *[]byte) []byte {
+	if !val.esc {
+		return doc[val.start:val.end:val.end]
+	}
+	o := len(*out)
+	*out = jsonAppendUnescaped(*out, doc[val.start:val.end])
+	return (*out)[o:len(*out):len(*out)]
 }
 
 var _ Verifier = (*Zego)(nil)
