@@ -299,7 +299,7 @@ func TestIntegrationTapTap(t *testing.T) {
 		before := lc.calls.Load()
 		var wg sync.WaitGroup
 		var failed atomic.Int64
-		for range 100 {
+		for range 1000 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -310,7 +310,7 @@ func TestIntegrationTapTap(t *testing.T) {
 		}
 		wg.Wait()
 		if n := failed.Load(); n != 0 {
-			t.Errorf("%d of 100 requests failed", n)
+			t.Errorf("%d of 1000 requests failed", n)
 		}
 		if calls := lc.calls.Load() - before; calls != 1 {
 			t.Errorf("LeanCloud calls = %d, want 1", calls)
