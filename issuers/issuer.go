@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"time"
+	"unicode/utf8"
 )
 
 // ErrBadRequest is wrapped by every error caused by the request (a user id,
@@ -74,4 +75,35 @@ func clockOrNow(c Clock) Clock {
 		return time.Now
 	}
 	return c
+}
+
+// plainText reports whether s is valid UTF-8 of at most max characters
+// without control characters (C0, DEL, C1) or the JavaScript line
+// separators U+2028 and U+2029: safe in a header and in every vendor's JSON.
+func plainText(s string, max int) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	n := 0
+	for _, r := range s {
+		n++
+		if n > max || r < 0x20 || (r >= 0x7f && r < 0xa0) || r == 0x2028 || r == 0x2029 {
+			return false
+		}
+	}
+	return true
+}
+
+// requestTTL is the lifetime asked for: def when none is, an error when
+// under a second or over max (maxText names the maximum for the client).
+func requestTTL(asked, def, max time.Duration, maxText string) (time.Duration, error) {
+	switch {
+	case asked == 0:
+		return def, nil
+	case asked < time.Second:
+		return 0, badRequest("ttl", "must be at least 1s")
+	case asked > max:
+		return 0, badRequest("ttl", "exceeds the maximum of "+maxText)
+	}
+	return asked, nil
 }

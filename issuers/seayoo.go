@@ -96,7 +96,7 @@ func NewSeayoo(cfg SeayooConfig) (*Seayoo, error) {
 	if cfg.GameID == "" {
 		return nil, errors.New("seayoo: GameID is required")
 	}
-	if !seayooText(cfg.GameID, 1024) || strings.TrimSpace(cfg.GameID) != cfg.GameID {
+	if !plainText(cfg.GameID, 1024) || strings.TrimSpace(cfg.GameID) != cfg.GameID {
 		return nil, errors.New("seayoo: GameID must be valid UTF-8 without control characters or surrounding spaces")
 	}
 	iss := cfg.Issuer
@@ -105,7 +105,7 @@ func NewSeayoo(cfg SeayooConfig) (*Seayoo, error) {
 	}
 	iss = strings.TrimSuffix(iss, "/")
 	if u, err := url.Parse(iss); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
-		!seayooText(iss, 1024) || strings.ContainsAny(iss, " \t") {
+		!plainText(iss, 1024) || strings.ContainsAny(iss, " \t") {
 		return nil, errors.New("seayoo: Issuer must be an http(s) URL such as " + seayooDefaultIssuer)
 	}
 	ttl := cfg.TTL
@@ -229,22 +229,6 @@ func seayooClaimName(name string) bool {
 	return true
 }
 
-// seayooText reports whether s is valid UTF-8 of at most max characters
-// without control characters (C0, DEL, C1, U+2028 and U+2029).
-func seayooText(s string, max int) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	n := 0
-	for _, r := range s {
-		n++
-		if n > max || r < 0x20 || (r >= 0x7f && r < 0xa0) || r == 0x2028 || r == 0x2029 {
-			return false
-		}
-	}
-	return true
-}
-
 // Issue mints an identity token whose sub (the Combo ID) is req.UserID,
 // valid from now for req.TTL, or the configured TTL when req.TTL is zero.
 // Seayoo identity tokens bind no room, stream or publish right: asking for
@@ -256,7 +240,7 @@ func (s *Seayoo) Issue(ctx context.Context, req Request) (Token, error) {
 	if req.UserID == "" {
 		return Token{}, badRequest("user_id", "is required")
 	}
-	if !seayooText(req.UserID, SeayooMaxUserIDLength) {
+	if !plainText(req.UserID, SeayooMaxUserIDLength) {
 		return Token{}, badRequest("user_id", "must be valid UTF-8, at most 256 characters, without control characters")
 	}
 	if req.RoomID != "" {
@@ -268,14 +252,9 @@ func (s *Seayoo) Issue(ctx context.Context, req Request) (Token, error) {
 	if req.Publish {
 		return Token{}, badRequest("publish", "not supported by Seayoo tokens")
 	}
-	ttl := req.TTL
-	switch {
-	case ttl == 0:
-		ttl = s.ttl
-	case ttl < time.Second:
-		return Token{}, badRequest("ttl", "must be at least 1s")
-	case ttl > seayooMaxTTL:
-		return Token{}, badRequest("ttl", "exceeds the maximum of 100 years")
+	ttl, err := requestTTL(req.TTL, s.ttl, seayooMaxTTL, "100 years")
+	if err != nil {
+		return Token{}, err
 	}
 	sub, err := json.Marshal(req.UserID)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unicode/utf8"
 )
 
 // Twilio Access Token limits.
@@ -132,7 +131,7 @@ func (t *Twilio) Issue(ctx context.Context, req Request) (Token, error) {
 	if req.UserID == "" {
 		return Token{}, badRequest("user_id", "is required")
 	}
-	if !twilioText(req.UserID, twilioMaxIdentity) {
+	if !plainText(req.UserID, twilioMaxIdentity) {
 		return Token{}, badRequest("user_id", "must be valid UTF-8, at most 256 characters, without control characters")
 	}
 	if req.RoomID != "" && !ValidateTwilioRoom(req.RoomID) {
@@ -146,14 +145,9 @@ func (t *Twilio) Issue(ctx context.Context, req Request) (Token, error) {
 	if req.Publish {
 		return Token{}, badRequest("publish", "not supported by Twilio tokens")
 	}
-	ttl := req.TTL
-	switch {
-	case ttl == 0:
-		ttl = t.defaultTTL
-	case ttl < time.Second:
-		return Token{}, badRequest("ttl", "must be at least 1s")
-	case ttl > t.maxTTL:
-		return Token{}, badRequest("ttl", "exceeds the maximum of "+t.maxTTL.String())
+	ttl, err := requestTTL(req.TTL, t.defaultTTL, t.maxTTL, t.maxTTL.String())
+	if err != nil {
+		return Token{}, err
 	}
 	ttlSeconds := int64(ttl / time.Second)
 
@@ -201,24 +195,7 @@ func (t *Twilio) Issue(ctx context.Context, req Request) (Token, error) {
 // name (a room's unique name, or its SID): 1 to 128 characters of valid
 // UTF-8 without control characters.
 func ValidateTwilioRoom(room string) bool {
-	return room != "" && twilioText(room, twilioMaxRoom)
-}
-
-// twilioText reports whether s is valid UTF-8 of at most max characters
-// without control characters (C0, DEL, C1, and the JavaScript line
-// separators U+2028 and U+2029).
-func twilioText(s string, max int) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	n := 0
-	for _, r := range s {
-		n++
-		if n > max || r < 0x20 || (r >= 0x7f && r < 0xa0) || r == 0x2028 || r == 0x2029 {
-			return false
-		}
-	}
-	return true
+	return room != "" && plainText(room, twilioMaxRoom)
 }
 
 // twilioAppendString appends s as a JSON string the way JavaScript's
