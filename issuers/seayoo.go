@@ -2,8 +2,6 @@ package issuers
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -273,19 +271,8 @@ func (s *Seayoo) Issue(ctx context.Context, req Request) (Token, error) {
 	payload = append(payload, `,"scope":"auth"`...)
 	payload = append(payload, s.extras...)
 
-	enc := base64.RawURLEncoding
-	buf := make([]byte, 0, len(seayooHeader)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(sha256.Size))
-	buf = append(buf, seayooHeader...)
-	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, payload)
-	mac := hmac.New(sha256.New, s.secret)
-	mac.Write(buf)
-	var sum [sha256.Size]byte
-	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, mac.Sum(sum[:0]))
-
 	return Token{
-		Token:     string(buf),
+		Token:     signHS256(seayooHeader, payload, s.secret),
 		UserID:    req.UserID,
 		IssuedAt:  time.Unix(iat, 0),
 		ExpiresAt: time.Unix(exp, 0),

@@ -2,8 +2,6 @@ package issuers
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -171,20 +169,8 @@ func (t *Twilio) Issue(ctx context.Context, req Request) (Token, error) {
 	payload = strconv.AppendInt(payload, exp, 10)
 	payload = append(payload, t.tail...)
 
-	// header "." payload "." signature, built in one buffer.
-	enc := base64.RawURLEncoding
-	buf := make([]byte, 0, len(t.header)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(sha256.Size))
-	buf = append(buf, t.header...)
-	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, payload)
-	mac := hmac.New(sha256.New, t.secret)
-	mac.Write(buf)
-	var sum [sha256.Size]byte
-	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, mac.Sum(sum[:0]))
-
 	return Token{
-		Token:     string(buf),
+		Token:     signHS256(t.header, payload, t.secret),
 		UserID:    req.UserID,
 		IssuedAt:  time.Unix(iat, 0),
 		ExpiresAt: time.Unix(exp, 0),

@@ -98,11 +98,23 @@ func serveMain(name string, args []string, h http.Handler) int {
 	return 0
 }
 
-// upstreamHandler answers every request with a small fixed body.
+// upstreamHandler answers every request with a small fixed body; on
+// /_headers (used by the driver's checks, not measured) it answers the
+// X-Auth-* headers it received, as JSON.
 func upstreamHandler() http.Handler {
 	body := []byte(upstreamBody)
 	clen := strconv.Itoa(len(body))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/_headers" {
+			got := map[string]string{}
+			for k, v := range r.Header {
+				if strings.HasPrefix(k, "X-Auth-") {
+					got[k] = strings.Join(v, ", ")
+				}
+			}
+			_ = json.NewEncoder(w).Encode(got)
+			return
+		}
 		h := w.Header()
 		h["Content-Type"] = []string{"application/json"}
 		h["Content-Length"] = []string{clen}
@@ -192,6 +204,7 @@ type options struct {
 	waitIdle time.Duration
 	pprofDir string
 	nice     int
+	control  bool
 }
 
 type scenario struct {
@@ -226,6 +239,7 @@ func driverMain() int {
 	flag.DurationVar(&o.waitIdle, "wait-idle", time.Minute, "before the rounds, wait up to this long for the machine to be idle (other processes < 15% CPU)")
 	flag.StringVar(&o.pprofDir, "pprof", "", "after the rounds, run each scenario once more while taking a CPU profile of Caddy into DIR/<scenario>.pprof")
 	flag.IntVar(&o.nice, "nice", 0, "nice value (process and autogroup) for everything the benchmark starts, e.g. -10 on a busy shared machine (needs root)")
+	flag.BoolVar(&o.control, "control", false, "add scenario H: reverse_proxy with B's identity headers set by a static headers handler (what forwarding them costs, without verifying)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (config, logs)")
 	flag.BoolVar(&o.verbose, "v", false, "print every wrk run")
 	flag.Parse()
@@ -238,7 +252,10 @@ func driverMain() int {
 		fmt.Fprintln(os.Stderr, "loadbench: bad -rounds/-duration/-warmup/-t/-c (durations in whole seconds)")
 		return 2
 	}
-	const nScenarios = 7
+	nScenarios := 7
+	if o.control {
+		nScenarios++
+	}
 	rounds := o.rounds
 	if o.pprofDir != "" {
 		rounds++
@@ -448,6 +465,9 @@ func (r *runner) run(ctx context.Context) error {
 		{id: "F", name: "static_response, size of D", path: "/tokens/zego", static: "D"},
 		{id: "G", name: "static_response, size of E", path: "/tokens/twilio", static: "E"},
 	}
+	if o.control {
+		scen = append(scen, &scenario{id: "H", name: "reverse_proxy + B's X-Auth-* (static)", path: "/api/ping", wantBody: upstreamBody})
+	}
 	byID := map[string]*scenario{}
 	for _, s := range scen {
 		if s.port, err = freePort(); err != nil {
@@ -463,7 +483,8 @@ func (r *runner) run(ctx context.Context) error {
 
 	// First config: F and G answer a placeholder until D and E are probed.
 	statics := map[string]staticAnswer{"D": {body: "{}"}, "E": {body: "{}"}}
-	cfg := caddyConfig(admin, upAddr, verAddr, scen, statics)
+	var identity map[string]string // the X-Auth-* headers B's upstream receives
+	cfg := caddyConfig(admin, upAddr, verAddr, scen, statics, identity)
 	cfgPath := filepath.Join(r.dir, "caddy.json")
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		return err
@@ -498,18 +519,40 @@ func (r *runner) run(ctx context.Context) error {
 			statics[s.id] = ans
 		}
 	}
+	// B and C pass the verified user to the upstream (and A does not).
+	for _, id := range []string{"A", "B", "C"} {
+		got, err := upstreamHeaders(ctx, hc, byID[id], r.token)
+		if err != nil {
+			return err
+		}
+		if want := map[string]string{"A": "", "B": seayooUser, "C": seayooUser}[id]; got["X-Auth-User-Id"] != want {
+			return fmt.Errorf("%s: upstream got X-Auth-User-Id %q, want %q", id, got["X-Auth-User-Id"], want)
+		}
+		if id == "B" {
+			identity = got
+		}
+	}
 	// The auth scenarios refuse a request without a token.
 	for _, id := range []string{"B", "C", "D", "E"} {
 		if code, err := status(ctx, hc, byID[id], ""); err != nil || code != http.StatusUnauthorized {
 			return fmt.Errorf("%s without a token: status %d, %v (want 401)", id, code, err)
 		}
 	}
-	cfg = caddyConfig(admin, upAddr, verAddr, scen, statics)
+	cfg = caddyConfig(admin, upAddr, verAddr, scen, statics, identity)
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		return err
 	}
 	if err := loadConfig(ctx, hc, admin, cfg); err != nil {
 		return err
+	}
+	if o.control {
+		got, err := upstreamHeaders(ctx, hc, byID["H"], r.token)
+		if err != nil {
+			return err
+		}
+		if len(got) != len(identity) || got["X-Auth-User-Id"] != seayooUser {
+			return fmt.Errorf("H: upstream got %v, want %v", got, identity)
+		}
 	}
 	for _, id := range []string{"F", "G"} {
 		s := byID[id]
@@ -534,6 +577,9 @@ func (r *runner) run(ctx context.Context) error {
 	groups := [][]*scenario{
 		{byID["A"], byID["B"], byID["C"]},
 		{byID["D"], byID["F"], byID["E"], byID["G"]},
+	}
+	if o.control {
+		groups[0] = append(groups[0], byID["H"])
 	}
 	if o.warmup > 0 {
 		for _, s := range scen {
@@ -609,12 +655,16 @@ func (r *runner) profiles(ctx context.Context, admin string, scen []*scenario) e
 			}
 			errc <- err
 		}()
-		if _, err := r.wrk(ctx, s, r.opt.duration); err != nil {
+		smp, err := r.wrk(ctx, s, r.opt.duration)
+		if err != nil {
 			return fmt.Errorf("%s profile run: %w", s.id, err)
 		}
 		if err := <-errc; err != nil {
 			return fmt.Errorf("%s profile: %w", s.id, err)
 		}
+		// The profile covers secs of the run's duration: about this many requests.
+		n := int64(float64(smp.requests) * float64(secs) / r.opt.duration.Seconds())
+		fmt.Fprintf(os.Stderr, "loadbench: %s.pprof: %ds of a %.0f req/s run, about %d requests\n", s.id, secs, smp.rps, n)
 	}
 	fmt.Fprintf(os.Stderr, "loadbench: CPU profiles of Caddy in %s (go tool pprof -top bin/caddy %s/B.pprof)\n", dir, dir)
 	return nil
@@ -668,6 +718,22 @@ func probe(ctx context.Context, hc *http.Client, s *scenario, token string) (sta
 	return staticAnswer{body: string(body), header: h.Get("Content-Type") + "|" + h.Get("Cache-Control") + "|" + h.Get("Pragma")}, nil
 }
 
+// upstreamHeaders asks the upstream, through scenario s, which X-Auth-*
+// headers it received.
+func upstreamHeaders(ctx context.Context, hc *http.Client, s *scenario, token string) (map[string]string, error) {
+	u := *s
+	u.path = "/_headers"
+	ans, err := probe(ctx, hc, &u, token)
+	if err != nil {
+		return nil, err
+	}
+	got := map[string]string{}
+	if err := json.Unmarshal([]byte(ans.body), &got); err != nil {
+		return nil, fmt.Errorf("%s: /_headers: %w", s.id, err)
+	}
+	return got, nil
+}
+
 func status(ctx context.Context, hc *http.Client, s *scenario, token string) (int, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url(), nil)
 	if token != "" {
@@ -701,7 +767,7 @@ func loadConfig(ctx context.Context, hc *http.Client, admin string, cfg []byte) 
 
 type obj = map[string]any
 
-func caddyConfig(admin, upstream, verifier string, scen []*scenario, statics map[string]staticAnswer) []byte {
+func caddyConfig(admin, upstream, verifier string, scen []*scenario, statics map[string]staticAnswer, identity map[string]string) []byte {
 	gameauth := obj{
 		"handler":   "gameauth",
 		"verifiers": []any{obj{"verifier": "seayoo", "secret": seayooSecret, "game_id": seayooGame}},
@@ -767,6 +833,12 @@ func caddyConfig(admin, upstream, verifier string, scen []*scenario, statics map
 			handle = []any{gameauth, twilio}
 		case "F", "G":
 			handle = []any{static(statics[s.static])}
+		case "H":
+			set := obj{}
+			for k, v := range identity {
+				set[k] = []string{v}
+			}
+			handle = []any{obj{"handler": "headers", "request": obj{"set": set}}, proxy}
 		}
 		servers[s.id] = obj{
 			"listen":          []string{fmt.Sprintf("127.0.0.1:%d", s.port)},
@@ -1054,7 +1126,11 @@ func printTable(w io.Writer, o options, scen []*scenario, results map[string][]s
 		fmt.Fprintf(w, "warning: other processes used up to %.0f%% of the CPUs during a round: req/s and latencies are disturbed; CPU µs/req less so\n", maxOther*100)
 	}
 	fmt.Fprintf(w, "\nratios (req/s ratio; caddy CPU µs/req ratio)\n")
-	for _, p := range [][2]string{{"B", "A"}, {"C", "A"}, {"B", "C"}, {"D", "F"}, {"E", "G"}} {
+	pairs := [][2]string{{"B", "A"}, {"C", "A"}, {"B", "C"}, {"D", "F"}, {"E", "G"}}
+	if _, ok := sum["H"]; ok {
+		pairs = append(pairs, [2]string{"H", "A"}, [2]string{"B", "H"})
+	}
+	for _, p := range pairs {
 		a, b := sum[p[0]], sum[p[1]]
 		fmt.Fprintf(w, "  %s/%s  req/s %.3f   CPU/req %.2f\n", p[0], p[1], a.rps/b.rps, a.cpu/b.cpu)
 	}
