@@ -220,7 +220,8 @@ type sample struct {
 	caddyCPU      float64 // seconds
 	auxCPU        float64 // seconds (upstream + verifier)
 	otherLoad     float64 // share of the machine's CPUs busy with processes not ours
-	bad           int64   // non-2xx + socket errors
+	bad           int64   // non-2xx answers + connect/read/write errors
+	timeouts      int64   // wrk's request timeouts (2 s): a starved machine, not a wrong answer
 	wrkCPU        float64 // seconds
 }
 
@@ -589,6 +590,7 @@ func (r *runner) run(ctx context.Context) error {
 		}
 	}
 	results := map[string][]sample{}
+	var timeouts int64
 	for _, g := range groups {
 		for round := 1; round <= o.rounds; round++ {
 			for _, s := range g {
@@ -599,6 +601,7 @@ func (r *runner) run(ctx context.Context) error {
 				if smp.bad > 0 {
 					r.failed = true
 				}
+				timeouts += smp.timeouts
 				results[s.id] = append(results[s.id], smp)
 				if o.verbose {
 					fmt.Fprintf(os.Stderr, "  round %d %s: %.0f req/s p50 %s p99 %s caddy %.1f µs/req bad %d other %.0f%%\n",
@@ -613,8 +616,11 @@ func (r *runner) run(ctx context.Context) error {
 		}
 	}
 	printTable(os.Stdout, o, scen, results)
+	if timeouts > 0 {
+		fmt.Fprintf(os.Stderr, "loadbench: %d requests timed out in wrk (2 s): the machine was starved; figures are unreliable\n", timeouts)
+	}
 	if r.failed {
-		fmt.Fprintln(os.Stderr, "loadbench: some requests failed (non-2xx or socket errors): see the bad column")
+		fmt.Fprintln(os.Stderr, "loadbench: some requests failed (non-2xx answers or connect/read/write errors): see the bad column")
 	}
 	return nil
 }
@@ -954,10 +960,11 @@ func parseWrk(s string) (sample, error) {
 		smp.bad += n
 	}
 	if m = reSockErrs.FindStringSubmatch(s); m != nil {
-		for _, v := range m[1:] {
+		for _, v := range m[1:4] {
 			n, _ := strconv.ParseInt(v, 10, 64)
 			smp.bad += n
 		}
+		smp.timeouts, _ = strconv.ParseInt(m[4], 10, 64)
 	}
 	return smp, nil
 }
