@@ -55,6 +55,9 @@ func TestCaddyfileAdapt(t *testing.T) {
 				}
 				return
 			}
+			if expected == "" {
+				t.Fatalf("%s: give the expected JSON or error text after the separator", file)
+			}
 			if err == nil {
 				t.Fatalf("expected an error containing %q, got none", expected)
 			}

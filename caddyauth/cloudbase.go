@@ -68,6 +68,7 @@ type CloudBaseVerifier struct {
 	EnvID string `json:"env_id,omitempty"`
 	// Leeway is the clock skew allowed on exp. Default: 0.
 	Leeway caddy.Duration `json:"leeway,omitempty"`
+	tokenCache
 
 	v *verifiers.CloudBase
 }
@@ -127,12 +128,12 @@ func (c *CloudBaseVerifier) Provision(caddy.Context) error {
 	if err != nil {
 		return prefixed("cloudbase", err)
 	}
-	return nil
+	return c.build("cloudbase", c.v)
 }
 
 // VerifyRequest verifies a custom-login ticket.
 func (c *CloudBaseVerifier) VerifyRequest(r *http.Request, _ *caddy.Replacer, token string) (verifiers.Identity, error) {
-	return c.v.Verify(r.Context(), token)
+	return c.verify.Verify(r.Context(), token)
 }
 
 // UnmarshalCaddyfile sets up the verifier from Caddyfile tokens. Syntax:
@@ -142,6 +143,7 @@ func (c *CloudBaseVerifier) VerifyRequest(r *http.Request, _ *caddy.Replacer, to
 //		public_key       <path> <key id>
 //		env_id           <env id>
 //		leeway           <duration>
+//		cache_size       <entries>|off
 //	}
 //
 // credentials_file and public_key may repeat (key rotation).
@@ -166,6 +168,8 @@ func (c *CloudBaseVerifier) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return p.str(&c.EnvID)
 		case "leeway":
 			return p.duration(&c.Leeway)
+		case "cache_size":
+			return p.cacheSize(&c.CacheSize)
 		}
 		return p.unknown("cloudbase")
 	})

@@ -148,6 +148,19 @@ func TestIntegrationZego(t *testing.T) {
 		if !strings.Contains(other.header.Get("WWW-Authenticate"), `error="insufficient_scope"`) {
 			t.Errorf("WWW-Authenticate %q", other.header.Get("WWW-Authenticate"))
 		}
+		// From the second use on, the token is answered from the verified
+		// token cache; the room is still checked on every request.
+		for range 3 {
+			if g := get(t, base+"/rooms/arena-8/state", bearer(tok)); g.status != http.StatusForbidden {
+				t.Fatalf("other room, cached token: status %d", g.status)
+			}
+			if g := get(t, base+"/rooms/arena-7/state", bearer(tok)); g.status != 200 {
+				t.Fatalf("own room, cached token: status %d", g.status)
+			}
+		}
+		if n := len(up.take()); n != 3 {
+			t.Fatalf("upstream saw %d requests, want the 3 to the own room", n)
+		}
 		if s := get(t, base+"/streams/arena-7/s1", bearer(tok)); s.status != 200 {
 			t.Errorf("allowed stream: status %d", s.status)
 		}

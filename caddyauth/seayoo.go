@@ -31,6 +31,7 @@ type SeayooVerifier struct {
 	// Leeway is the clock skew allowed on exp and nbf. Default: 0, like
 	// the official SDK.
 	Leeway caddy.Duration `json:"leeway,omitempty"`
+	tokenCache
 
 	v *verifiers.Seayoo
 }
@@ -72,12 +73,12 @@ func (s *SeayooVerifier) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return prefixed("seayoo", err)
 	}
-	return nil
+	return s.build("seayoo", s.v)
 }
 
 // VerifyRequest verifies a Seayoo identity token.
 func (s *SeayooVerifier) VerifyRequest(r *http.Request, _ *caddy.Replacer, token string) (verifiers.Identity, error) {
-	return s.v.Verify(r.Context(), token)
+	return s.verify.Verify(r.Context(), token)
 }
 
 // UnmarshalCaddyfile sets up the verifier from Caddyfile tokens. Syntax:
@@ -88,6 +89,7 @@ func (s *SeayooVerifier) VerifyRequest(r *http.Request, _ *caddy.Replacer, token
 //		game_id <game id>
 //		issuer  <endpoint>
 //		leeway  <duration>
+//		cache_size <entries>|off
 //	}
 func (s *SeayooVerifier) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return parseBlock(d, func(p *optionParser, name string) error {
@@ -102,6 +104,8 @@ func (s *SeayooVerifier) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return p.str(&s.Issuer)
 		case "leeway":
 			return p.duration(&s.Leeway)
+		case "cache_size":
+			return p.cacheSize(&s.CacheSize)
 		}
 		return p.unknown("seayoo")
 	})

@@ -41,6 +41,7 @@ type TwilioVerifier struct {
 	Room string `json:"room,omitempty"`
 	// Leeway is the clock skew allowed on exp and nbf. Default: 0.
 	Leeway caddy.Duration `json:"leeway,omitempty"`
+	tokenCache
 
 	v *verifiers.Twilio
 }
@@ -81,12 +82,12 @@ func (t *TwilioVerifier) Provision(caddy.Context) error {
 	if err != nil {
 		return prefixed("twilio", err)
 	}
-	return nil
+	return t.build("twilio", t.v)
 }
 
 // VerifyRequest verifies a Twilio Access Token and the route's room.
 func (t *TwilioVerifier) VerifyRequest(r *http.Request, repl *caddy.Replacer, token string) (verifiers.Identity, error) {
-	id, err := t.v.Verify(r.Context(), token)
+	id, err := t.verify.Verify(r.Context(), token)
 	if err != nil || t.Room == "" {
 		return id, err
 	}
@@ -112,6 +113,7 @@ func (t *TwilioVerifier) VerifyRequest(r *http.Request, repl *caddy.Replacer, to
 //		key            <api key sid> <api key secret>
 //		room           <template>
 //		leeway         <duration>
+//		cache_size     <entries>|off
 //	}
 func (t *TwilioVerifier) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return parseBlock(d, func(p *optionParser, name string) error {
@@ -133,6 +135,8 @@ func (t *TwilioVerifier) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return p.str(&t.Room)
 		case "leeway":
 			return p.duration(&t.Leeway)
+		case "cache_size":
+			return p.cacheSize(&t.CacheSize)
 		}
 		return p.unknown("twilio")
 	})

@@ -39,6 +39,7 @@ type ZegoVerifier struct {
 	Publish bool `json:"publish,omitempty"`
 	// Leeway is the clock skew allowed on expire. Default: 0.
 	Leeway caddy.Duration `json:"leeway,omitempty"`
+	tokenCache
 
 	v *verifiers.Zego
 }
@@ -65,7 +66,7 @@ func (z *ZegoVerifier) Provision(caddy.Context) error {
 	if err != nil {
 		return prefixed("zego", err)
 	}
-	return nil
+	return z.build("zego", z.v)
 }
 
 func joinSecrets(one string, more []string) []string {
@@ -78,7 +79,7 @@ func joinSecrets(one string, more []string) []string {
 
 // VerifyRequest verifies a Token04 and the route's requirements.
 func (z *ZegoVerifier) VerifyRequest(r *http.Request, repl *caddy.Replacer, token string) (verifiers.Identity, error) {
-	id, err := z.v.Verify(r.Context(), token)
+	id, err := z.verify.Verify(r.Context(), token)
 	if err != nil {
 		return id, err
 	}
@@ -115,6 +116,7 @@ func (z *ZegoVerifier) VerifyRequest(r *http.Request, repl *caddy.Replacer, toke
 //		stream  <template>
 //		publish
 //		leeway  <duration>
+//		cache_size <entries>|off
 //	}
 func (z *ZegoVerifier) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return parseBlock(d, func(p *optionParser, name string) error {
@@ -133,6 +135,8 @@ func (z *ZegoVerifier) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return p.flag(&z.Publish)
 		case "leeway":
 			return p.duration(&z.Leeway)
+		case "cache_size":
+			return p.cacheSize(&z.CacheSize)
 		}
 		return p.unknown("zego")
 	})

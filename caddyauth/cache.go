@@ -1,0 +1,67 @@
+package caddyauth
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/gameauth/caddy-gameauth/verifiers"
+)
+
+// defaultTokenCacheSize is the default cache_size of the verifiers of
+// signed tokens.
+const defaultTokenCacheSize = 10000
+
+// tokenCache is the verified-token cache option of the verifiers of signed
+// tokens (seayoo, zego, twilio, cloudbase), embedded in their configs.
+type tokenCache struct {
+	// CacheSize caps the number of verified tokens remembered, each until
+	// its own expiry, so that a token seen again costs one SHA-256 and a
+	// map lookup instead of a signature check and a claims parse. Only
+	// accepted tokens are remembered, by their SHA-256 (never the token);
+	// each entry takes about 1 KiB. Route requirements (room, stream,
+	// require) are checked on every request. -1 turns the cache off.
+	// Default: 10000
+	CacheSize int `json:"cache_size,omitempty"`
+
+	verify verifiers.Verifier
+}
+
+// build sets c.verify to v behind the configured cache.
+func (c *tokenCache) build(name string, v verifiers.Verifier) error {
+	switch {
+	case c.CacheSize == -1:
+		c.verify = v
+		return nil
+	case c.CacheSize < -1:
+		return fmt.Errorf("%s: cache_size must be a positive number of entries, or -1 (off)", name)
+	}
+	size := c.CacheSize
+	if size == 0 {
+		size = defaultTokenCacheSize
+	}
+	cached, err := verifiers.NewCached(v, verifiers.CacheConfig{Size: size})
+	if err != nil {
+		return prefixed(name, err)
+	}
+	c.verify = cached
+	return nil
+}
+
+// cacheSize reads the argument of cache_size: a positive number of
+// entries, or off (stored as -1).
+func (p *optionParser) cacheSize(dst *int) error {
+	var s string
+	if err := p.str(&s); err != nil {
+		return err
+	}
+	if s == "off" {
+		*dst = -1
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return p.d.Errf("%s: want a positive number of entries or off, got %q", p.cur, s)
+	}
+	*dst = n
+	return nil
+}
