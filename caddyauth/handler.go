@@ -380,13 +380,18 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, id *verifiers.Id
 	vals[0], vals[1] = id.Provider, id.Subject
 	r.Header[h.hdrProv] = vals[0:1:1]
 	r.Header[h.hdrUser] = vals[1:2:2]
+	names := h.names.load()
 	for _, c := range id.Claims {
 		if !usableClaim(c) {
 			continue
 		}
+		key, ok := names[c.Name]
+		if !ok {
+			key = h.names.add(c.Name)
+		}
 		vals = append(vals, c.Value)
 		n := len(vals)
-		r.Header[h.names.get(c.Name).header] = vals[n-1 : n : n]
+		r.Header[key] = vals[n-1 : n : n]
 	}
 	// The {http.auth.user.*} placeholders are answered lazily from the
 	// identity instead of being copied into the replacer one by one.

@@ -1,8 +1,11 @@
 package caddyauth
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
@@ -60,6 +63,33 @@ func TestHeaderCase(t *testing.T) {
 		if got := headerCase(in); got != want {
 			t.Errorf("headerCase(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestClaimNamesBounded(t *testing.T) {
+	c := newClaimNames("X-Auth-")
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 1000 {
+				name := fmt.Sprintf("claim_%d", (i*4+g)%700)
+				want := "X-Auth-Claim-" + strconv.Itoa((i*4+g)%700)
+				got, ok := c.load()[name]
+				if !ok {
+					got = c.add(name)
+				}
+				if got != want {
+					t.Errorf("header of %s = %q, want %q", name, got, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := len(c.load()); n != maxCachedClaimNames {
+		t.Errorf("cached %d names, want the bound %d", n, maxCachedClaimNames)
 	}
 }
 

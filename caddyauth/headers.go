@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // normByte maps a header-name byte to its normal form: lower case, with
@@ -126,42 +127,45 @@ func validHeaderValue(v string) bool {
 	return true
 }
 
-// claimNames caches, per claim name, the header name and the placeholder
-// key it maps to, so the request path does not build strings. Claim names
-// come from verified tokens and from a fixed set per provider, but the
-// cache is bounded anyway.
+// claimNames caches, per claim name, the header name it maps to, so the
+// request path does not build strings. Readers take an immutable snapshot
+// with one atomic load (no lock, no shared write on the request path); a
+// new name copies the map. Claim names come from verified tokens and from a
+// fixed set per provider, but the cache is bounded anyway.
 type claimNames struct {
 	prefix string // the configured header prefix, e.g. "X-Auth-"
-	mu     sync.RWMutex
-	m      map[string]claimName
-}
-
-type claimName struct {
-	header      string // canonical header key, e.g. "X-Auth-External-Id"
-	placeholder string // e.g. "http.auth.user.external_id"
+	m      atomic.Pointer[map[string]string]
+	mu     sync.Mutex // serialises writers
 }
 
 const maxCachedClaimNames = 512
 
 func newClaimNames(prefix string) *claimNames {
-	return &claimNames{prefix: prefix, m: make(map[string]claimName)}
+	c := &claimNames{prefix: prefix}
+	m := make(map[string]string)
+	c.m.Store(&m)
+	return c
 }
 
-func (c *claimNames) get(claim string) claimName {
-	c.mu.RLock()
-	n, ok := c.m[claim]
-	c.mu.RUnlock()
-	if ok {
-		return n
-	}
-	n = claimName{
-		header:      http.CanonicalHeaderKey(c.prefix + headerCase(claim)),
-		placeholder: "http.auth.user." + claim,
-	}
+// load returns the current snapshot: claim name to canonical header key.
+// It must not be modified.
+func (c *claimNames) load() map[string]string { return *c.m.Load() }
+
+// add computes the header key of a claim missing from the snapshot and,
+// while the cache is not full, publishes a new snapshot holding it.
+func (c *claimNames) add(claim string) string {
+	h := http.CanonicalHeaderKey(c.prefix + headerCase(claim))
 	c.mu.Lock()
-	if len(c.m) < maxCachedClaimNames {
-		c.m[claim] = n
+	defer c.mu.Unlock()
+	old := c.load()
+	if _, ok := old[claim]; ok || len(old) >= maxCachedClaimNames {
+		return h
 	}
-	c.mu.Unlock()
-	return n
+	m := make(map[string]string, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[claim] = h
+	c.m.Store(&m)
+	return h
 }
