@@ -42,6 +42,7 @@ func parseGameauth(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) 
 //		header_prefix <prefix>
 //		from_websocket_protocol [<prefix>]
 //		header <name> <template>
+//		claim_headers <id|provider|claim>...
 //		realm <realm>
 //		require <claim> <value>...
 //		require <claim> >=|>|<=|<|==|!= <number> [allow_unknown]
@@ -121,6 +122,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.Headers = append(h.Headers, t)
+		case "claim_headers":
+			if err := p.once(); err != nil {
+				return err
+			}
+			h.ClaimHeaders = d.RemainingArgs()
+			if len(h.ClaimHeaders) == 0 {
+				return d.ArgErr()
+			}
 		case "realm":
 			if seenRealm {
 				return d.Err("duplicate realm")

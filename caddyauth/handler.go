@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -89,6 +90,16 @@ type Handler struct {
 	// Default: none.
 	Headers []HeaderTemplate `json:"headers,omitempty"`
 
+	// ClaimHeaders, when set, limits the identity headers set upstream to
+	// the ones named: "id" (X-Auth-User-Id), "provider" (X-Auth-Provider)
+	// and claim names such as "idp" or "age". Every claim stays available
+	// as an {http.auth.user.*} placeholder and to require rules, and every
+	// header with the prefix is still stripped. Fewer headers cost less in
+	// the proxy and the upstream, and keep personal data (names, device
+	// ids) from upstreams that do not need it. Default: id, provider and
+	// every claim.
+	ClaimHeaders []string `json:"claim_headers,omitempty"`
+
 	// Realm is the realm of the WWW-Authenticate challenge. Default: none.
 	Realm string `json:"realm,omitempty"`
 
@@ -118,8 +129,9 @@ type Handler struct {
 	sources     []TokenSource
 	stripper    headerStripper
 	names       *claimNames
-	hdrProv     string
-	hdrUser     string
+	hdrProv     string           // "" when claim_headers leaves it out
+	hdrUser     string           // "" when claim_headers leaves it out
+	claimSet    []string         // the claims of claim_headers; nil: every claim
 	headers     []HeaderTemplate // canonical names
 	stripToken  bool
 	metrics     *metrics
@@ -205,6 +217,27 @@ func (h *Handler) provisionCommon(ctx caddy.Context) error {
 	h.names = newClaimNames(h.HeaderPrefix)
 	h.hdrProv = http.CanonicalHeaderKey(h.HeaderPrefix + "Provider")
 	h.hdrUser = http.CanonicalHeaderKey(h.HeaderPrefix + "User-Id")
+	h.claimSet = nil
+	if len(h.ClaimHeaders) > 0 {
+		h.claimSet = make([]string, 0, len(h.ClaimHeaders))
+		prov, user := false, false
+		for _, c := range h.ClaimHeaders {
+			switch c {
+			case "provider":
+				prov = true
+			case "id":
+				user = true
+			default:
+				h.claimSet = append(h.claimSet, c)
+			}
+		}
+		if !prov {
+			h.hdrProv = ""
+		}
+		if !user {
+			h.hdrUser = ""
+		}
+	}
 	return nil
 }
 
@@ -238,6 +271,14 @@ func (h *Handler) Validate() error {
 		}
 		if isHopOrReserved(t.Name) {
 			return fmt.Errorf("gameauth: header %q may not be set by gameauth", t.Name)
+		}
+	}
+	for i, c := range h.ClaimHeaders {
+		if c != "id" && c != "provider" && (reservedClaim(c) || !validClaimName(c)) {
+			return fmt.Errorf("gameauth: claim_headers: %q is not id, provider or a claim name (lower case, digits and _)", c)
+		}
+		if slices.Contains(h.ClaimHeaders[:i], c) {
+			return fmt.Errorf("gameauth: claim_headers: %q is named twice", c)
 		}
 	}
 	for _, s := range h.sources {
@@ -378,11 +419,15 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, id *verifiers.Id
 	// One backing array for every header value: a single allocation.
 	vals := make([]string, 2, 2+len(id.Claims))
 	vals[0], vals[1] = id.Provider, id.Subject
-	r.Header[h.hdrProv] = vals[0:1:1]
-	r.Header[h.hdrUser] = vals[1:2:2]
+	if h.hdrProv != "" {
+		r.Header[h.hdrProv] = vals[0:1:1]
+	}
+	if h.hdrUser != "" {
+		r.Header[h.hdrUser] = vals[1:2:2]
+	}
 	names := h.names.load()
 	for _, c := range id.Claims {
-		if !usableClaim(c) {
+		if !usableClaim(c) || h.claimSet != nil && !slices.Contains(h.claimSet, c.Name) {
 			continue
 		}
 		key, ok := names[c.Name]

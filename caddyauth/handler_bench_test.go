@@ -158,3 +158,25 @@ func BenchmarkGolangJWTParse(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkServeHTTPSeayooParallel is BenchmarkServeHTTPSeayoo from all Ps
+// at once, each with its own request, as Caddy serves connections: what
+// the handler's shared state (caches, metrics) costs across cores.
+func BenchmarkServeHTTPSeayooParallel(b *testing.B) {
+	h := benchHandler(b)
+	auth := []string{"Bearer " + benchToken(b)}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req := httptest.NewRequest(http.MethodGet, "/v1/me", nil)
+		req.Header.Set("User-Agent", "game-client/1.0")
+		req.Header["Authorization"] = auth
+		req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer()))
+		w := httptest.NewRecorder()
+		for pb.Next() {
+			if err := h.ServeHTTP(w, req, nopNext); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -294,3 +294,77 @@ func TestProvisionErrorsNameTheVariable(t *testing.T) {
 		t.Errorf("error leaks the secret: %v", err)
 	}
 }
+
+// claim_headers sends only the named identity headers; the other claims
+// stay usable as placeholders and in require rules, and forged headers
+// are stripped all the same.
+const claimHeadersCaddyfile = `
+{ADDR} {
+	gameauth {
+		seayoo {
+			secret {env.SEAYOO_SECRET_KEY}
+			game_id xcom
+		}
+		claim_headers id idp
+		require distro android
+		header X-Player-Age {http.auth.user.age}
+	}
+	reverse_proxy {UPSTREAM}
+}
+`
+
+func TestIntegrationClaimHeaders(t *testing.T) {
+	t.Setenv("SEAYOO_SECRET_KEY", seayooSecret)
+	up := newUpstream(t)
+	base := runCaddyfile(t, claimHeadersCaddyfile, up)
+
+	hdr := with(bearer(seayooDocToken), "X-Auth-Provider", "forged")
+	hdr = with(hdr, "X_Auth_Device_Id", "forged")
+	r := get(t, base+"/v1/me", hdr)
+	if r.status != http.StatusOK {
+		t.Fatalf("status %d body %q", r.status, r.body)
+	}
+	seen := up.take()
+	if len(seen) != 1 {
+		t.Fatalf("upstream saw %d requests", len(seen))
+	}
+	got := map[string]string{}
+	for k, v := range seen[0] {
+		if strings.HasPrefix(k, "X-Auth-") || strings.HasPrefix(k, "X_auth_") || strings.HasPrefix(k, "X-Player-") {
+			got[k] = strings.Join(v, ",")
+		}
+	}
+	want := map[string]string{"X-Auth-User-Id": "91231223346130001", "X-Auth-Idp": "seayoo", "X-Player-Age": "16"}
+	if len(got) != len(want) {
+		t.Fatalf("upstream identity headers %v, want exactly %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("upstream %s = %q, want %q", k, got[k], v)
+		}
+	}
+
+	// The rule on a claim that is not sent still applies.
+	ios := seayooToken(t, "42", func(c jwt.MapClaims) { c["distro"] = "ios" })
+	if r := get(t, base+"/v1/me", bearer(ios)); r.status != http.StatusForbidden {
+		t.Fatalf("distro ios: status %d, want 403", r.status)
+	}
+	if n := len(up.take()); n != 0 {
+		t.Fatalf("upstream saw %d refused requests", n)
+	}
+}
+
+func TestClaimHeadersValidation(t *testing.T) {
+	for _, tc := range []struct{ list, err string }{
+		{`["id", "Age"]`, `claim_headers: "Age" is not id, provider or a claim name`},
+		{`["user_id"]`, `claim_headers: "user_id" is not id, provider or a claim name`},
+		{`["idp", "idp"]`, `claim_headers: "idp" is named twice`},
+	} {
+		cfg := `{"apps":{"http":{"servers":{"s":{"listen":["127.0.0.1:0"],"routes":[{"handle":[{"handler":"gameauth",
+			"verifiers":[{"verifier":"seayoo","secret":"sk_secret","game_id":"xcom"}],"claim_headers":` + tc.list + `}]}]}}}}}`
+		err := caddy.Validate(mustConfig(t, cfg))
+		if err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("claim_headers %s: err = %v, want %q", tc.list, err, tc.err)
+		}
+	}
+}
