@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,4 +180,74 @@ func BenchmarkServeHTTPSeayooParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// benchIssuer returns gameauth (Seayoo) followed by gameauth_issuer with
+// iss, provisioned as Caddy would, as one handler.
+func benchIssuer(b *testing.B, iss TokenIssuer) caddyhttp.Handler {
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	b.Cleanup(cancel)
+	if err := iss.(caddy.Provisioner).Provision(ctx); err != nil {
+		b.Fatal(err)
+	}
+	ih := &IssuerHandler{User: DefaultIssuerUser, logger: zap.NewNop(), issuer: iss,
+		name: iss.(caddy.Module).CaddyModule().ID.Name(), fields: iss.requestFields(), metrics: newHandlerMetrics(ctx)}
+	ih.issuedOK = ih.metrics.issued.WithLabelValues(ih.name, "ok")
+	h := benchHandler(b)
+	return caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		return h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			return ih.ServeHTTP(w, r, nopNext)
+		}))
+	})
+}
+
+// discardWriter is a ResponseWriter that keeps nothing, so the benchmark
+// measures the handler, not a recorder's buffer.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+func benchIssue(b *testing.B, h caddyhttp.Handler) {
+	req := httptest.NewRequest(http.MethodGet, "/tokens/x", nil)
+	req.Header["Authorization"] = []string{"Bearer " + benchToken(b)}
+	req.Header.Set("User-Agent", "game-client/1.0")
+	ctx := req.Context()
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		// A new replacer per request, as Caddy's server makes; the request
+		// itself is reused (gameauth strips what it set the time before).
+		r := req.WithContext(context.WithValue(ctx, caddy.ReplacerCtxKey, caddy.NewReplacer()))
+		clear(w.h)
+		if err := h.ServeHTTP(w, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkIssueZegoRoute is a GET on a ZEGO token route: gameauth on an
+// already seen Seayoo token, then gameauth_issuer zego (GCM) answering its
+// JSON.
+func BenchmarkIssueZegoRoute(b *testing.B) {
+	benchIssue(b, benchIssuer(b, &ZegoIssuer{AppID: 1234567890, Secret: "0123456789abcdef0123456789abcdef"}))
+}
+
+// BenchmarkIssueTwilioRoute is BenchmarkIssueZegoRoute for Twilio.
+func BenchmarkIssueTwilioRoute(b *testing.B) {
+	benchIssue(b, benchIssuer(b, &TwilioIssuer{AccountSID: "AC0123456789abcdef0123456789abcdef",
+		APIKeySID: "SKfedcba9876543210fedcba9876543210", APIKeySecret: "demo-secret"}))
+}
+
+// BenchmarkIssueRouteFloor is the same request answered by a handler that
+// writes a fixed body of the ZEGO answer's size: what static_response costs.
+func BenchmarkIssueRouteFloor(b *testing.B) {
+	body := []byte(strings.Repeat("x", 306))
+	benchIssue(b, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, err := w.Write(body)
+		return err
+	}))
 }
