@@ -7,11 +7,13 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gameauth/caddy-gameauth/internal/jsonstr"
 )
 
 // ZEGO Token04 limits (spec/tokens.md §1; ZEGO Express SDK reference for
@@ -212,6 +214,49 @@ type zegoPrivilege struct {
 	Publish int `json:"2"`
 }
 
+// appendJSON appends pl as JSON, byte for byte what encoding/json writes for
+// it (TestZegoJSONMatchesEncodingJSON), without reflection.
+func (pl *zegoPlain) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"app_id":`...)
+	dst = strconv.AppendUint(dst, uint64(pl.AppID), 10)
+	dst = append(dst, `,"user_id":`...)
+	dst = jsonstr.Append(dst, pl.UserID)
+	dst = append(dst, `,"nonce":`...)
+	dst = strconv.AppendInt(dst, int64(pl.Nonce), 10)
+	dst = append(dst, `,"ctime":`...)
+	dst = strconv.AppendInt(dst, pl.Ctime, 10)
+	dst = append(dst, `,"expire":`...)
+	dst = strconv.AppendInt(dst, pl.Expire, 10)
+	dst = append(dst, `,"payload":`...)
+	dst = jsonstr.Append(dst, pl.Payload)
+	return append(dst, '}')
+}
+
+// appendJSON appends p as JSON, byte for byte what encoding/json writes for
+// it, without reflection.
+func (p *zegoPayload) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"room_id":`...)
+	dst = jsonstr.Append(dst, p.RoomID)
+	dst = append(dst, `,"privilege":{"1":`...)
+	dst = strconv.AppendInt(dst, int64(p.Privilege.Login), 10)
+	dst = append(dst, `,"2":`...)
+	dst = strconv.AppendInt(dst, int64(p.Privilege.Publish), 10)
+	dst = append(dst, `},"stream_id_list":`...)
+	if p.Streams == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, '[')
+		for i, s := range p.Streams {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = jsonstr.Append(dst, s)
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, '}')
+}
+
 // Issue mints a Token04 for req.UserID. With no RoomID, no Publish and no
 // StreamIDs it is a basic (identity) token with payload ""; otherwise a
 // privilege token for RoomID with login allowed, publish as asked, and
@@ -278,16 +323,11 @@ func (z *Zego) Issue(ctx context.Context, req Request) (Token, error) {
 		if len(req.StreamIDs) > 0 {
 			p.Streams = req.StreamIDs
 		}
-		b, err := json.Marshal(p)
-		if err != nil {
-			return Token{}, errors.New("zego: cannot encode the payload")
-		}
-		pl.Payload = string(b)
+		pl.Payload = string(p.appendJSON(make([]byte, 0, 64+len(req.RoomID)+zegoStreamsLen(req.StreamIDs))))
 	}
-	plain, err := json.Marshal(pl)
-	if err != nil {
-		return Token{}, errors.New("zego: cannot encode the token")
-	}
+	// Room for the JSON and for the GCM tag or CBC padding, so that both
+	// seal in place.
+	plain := pl.appendJSON(make([]byte, 0, 128+len(pl.UserID)+2*len(pl.Payload)+aes.BlockSize))
 	iv := rnd[4 : 4+ivLen]
 
 	// Refuse before encrypting a token our verifier would refuse for its
@@ -307,8 +347,7 @@ func (z *Zego) Issue(ctx context.Context, req Request) (Token, error) {
 
 	var ct []byte
 	if z.mode == ZegoCBC {
-		ct = make([]byte, ctLen)
-		copy(ct, plain)
+		ct = plain[:ctLen] // plain has the capacity for the padding
 		pad := ctLen - len(plain)
 		for i := len(plain); i < ctLen; i++ {
 			ct[i] = byte(pad)
@@ -334,6 +373,15 @@ func (z *Zego) Issue(ctx context.Context, req Request) (Token, error) {
 		IssuedAt:  time.Unix(pl.Ctime, 0),
 		ExpiresAt: time.Unix(pl.Expire, 0),
 	}, nil
+}
+
+// zegoStreamsLen is the JSON length of stream ids before escaping.
+func zegoStreamsLen(ids []string) int {
+	n := 0
+	for _, s := range ids {
+		n += len(s) + 3
+	}
+	return n
 }
 
 var _ Issuer = (*Zego)(nil)
