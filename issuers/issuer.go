@@ -14,6 +14,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"hash"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -111,18 +113,33 @@ func requestTTL(asked, def, max time.Duration, maxText string) (time.Duration, e
 	return asked, nil
 }
 
-// signHS256 returns the compact JWS header.payload.signature, HMAC-SHA256
-// keyed with secret, built in one buffer. header is the encoded header.
-func signHS256(header string, payload, secret []byte) string {
+// hs256Key signs compact JWS with HMAC-SHA256 under one secret. It keeps
+// keyed HMAC states in a pool, so a token costs the hash of its bytes, not
+// also the keying of a new HMAC. Safe for concurrent use.
+type hs256Key struct {
+	pool sync.Pool // of hash.Hash: hmac.New(sha256.New, secret)
+}
+
+func newHS256Key(secret string) *hs256Key {
+	key := []byte(secret)
+	return &hs256Key{pool: sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+}
+
+// sign returns the compact JWS header.payload.signature, built in one
+// buffer. header is the encoded header.
+func (k *hs256Key) sign(header string, payload []byte) string {
 	enc := base64.RawURLEncoding
 	buf := make([]byte, 0, len(header)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(sha256.Size))
 	buf = append(buf, header...)
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, payload)
-	mac := hmac.New(sha256.New, secret)
+	mac := k.pool.Get().(hash.Hash)
+	mac.Reset()
 	mac.Write(buf)
 	var sum [sha256.Size]byte
+	mac.Sum(sum[:0])
+	k.pool.Put(mac)
 	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, mac.Sum(sum[:0]))
+	buf = enc.AppendEncode(buf, sum[:])
 	return string(buf)
 }

@@ -79,7 +79,7 @@ type SeayooConfig struct {
 // them when configured with the same secret, game and endpoint. It is
 // immutable and safe for concurrent use.
 type Seayoo struct {
-	secret []byte
+	key    *hs256Key
 	prefix string // `{"iss":…,"aud":…,"sub":`
 	extras string // `,"idp":…` (the encoded extra claims) + `}`
 	ttl    time.Duration
@@ -125,7 +125,7 @@ func NewSeayoo(cfg SeayooConfig) (*Seayoo, error) {
 		return nil, fmt.Errorf("seayoo: %w", err)
 	}
 	return &Seayoo{
-		secret: []byte(cfg.Secret),
+		key:    newHS256Key(cfg.Secret),
 		prefix: string(prefix[:len(prefix)-1]) + `,"sub":`,
 		extras: extras + "}",
 		ttl:    ttl,
@@ -272,7 +272,7 @@ func (s *Seayoo) Issue(ctx context.Context, req Request) (Token, error) {
 	payload = append(payload, s.extras...)
 
 	return Token{
-		Token:     signHS256(seayooHeader, payload, s.secret),
+		Token:     s.key.sign(seayooHeader, payload),
 		UserID:    req.UserID,
 		IssuedAt:  time.Unix(iat, 0),
 		ExpiresAt: time.Unix(exp, 0),

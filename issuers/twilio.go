@@ -55,7 +55,7 @@ type TwilioConfig struct {
 // the same inputs at the same second. It is immutable and safe for
 // concurrent use.
 type Twilio struct {
-	secret     []byte
+	key        *hs256Key
 	header     string // base64url of the fixed JOSE header
 	jtiPrefix  string // `{"jti":"SK…-`
 	tail       string // `,"iss":"SK…","sub":"AC…"}`
@@ -85,7 +85,7 @@ func NewTwilio(cfg TwilioConfig) (*Twilio, error) {
 		return nil, fmt.Errorf("twilio: Region must be 1 to %d lower-case letters and digits", twilioMaxRegionLength)
 	}
 	t := &Twilio{
-		secret:     []byte(cfg.APIKeySecret),
+		key:        newHS256Key(cfg.APIKeySecret),
 		defaultTTL: cfg.DefaultTTL,
 		maxTTL:     cfg.MaxTTL,
 		clock:      clockOrNow(cfg.Clock),
@@ -170,7 +170,7 @@ func (t *Twilio) Issue(ctx context.Context, req Request) (Token, error) {
 	payload = append(payload, t.tail...)
 
 	return Token{
-		Token:     signHS256(t.header, payload, t.secret),
+		Token:     t.key.sign(t.header, payload),
 		UserID:    req.UserID,
 		IssuedAt:  time.Unix(iat, 0),
 		ExpiresAt: time.Unix(exp, 0),
