@@ -465,6 +465,7 @@ func (r *runner) run(ctx context.Context) error {
 		{id: "E", name: "gameauth seayoo + issuer twilio", path: "/tokens/twilio"},
 		{id: "F", name: "static_response, size of D", path: "/tokens/zego", static: "D"},
 		{id: "G", name: "static_response, size of E", path: "/tokens/twilio", static: "E"},
+		{id: "I", name: "gameauth seayoo, claim_headers id + r_p", path: "/api/ping", wantBody: upstreamBody},
 	}
 	if o.control {
 		scen = append(scen, &scenario{id: "H", name: "reverse_proxy + B's X-Auth-* (static)", path: "/api/ping", wantBody: upstreamBody})
@@ -520,21 +521,25 @@ func (r *runner) run(ctx context.Context) error {
 			statics[s.id] = ans
 		}
 	}
-	// B and C pass the verified user to the upstream (and A does not).
-	for _, id := range []string{"A", "B", "C"} {
+	// B, C and I pass the verified user to the upstream (and A does not);
+	// I passes nothing else.
+	for _, id := range []string{"A", "B", "C", "I"} {
 		got, err := upstreamHeaders(ctx, hc, byID[id], r.token)
 		if err != nil {
 			return err
 		}
-		if want := map[string]string{"A": "", "B": seayooUser, "C": seayooUser}[id]; got["X-Auth-User-Id"] != want {
+		if want := map[string]string{"A": "", "B": seayooUser, "C": seayooUser, "I": seayooUser}[id]; got["X-Auth-User-Id"] != want {
 			return fmt.Errorf("%s: upstream got X-Auth-User-Id %q, want %q", id, got["X-Auth-User-Id"], want)
+		}
+		if id == "I" && len(got) != 1 {
+			return fmt.Errorf("I: upstream got %v, want X-Auth-User-Id alone", got)
 		}
 		if id == "B" {
 			identity = got
 		}
 	}
 	// The auth scenarios refuse a request without a token.
-	for _, id := range []string{"B", "C", "D", "E"} {
+	for _, id := range []string{"B", "C", "D", "E", "I"} {
 		if code, err := status(ctx, hc, byID[id], ""); err != nil || code != http.StatusUnauthorized {
 			return fmt.Errorf("%s without a token: status %d, %v (want 401)", id, code, err)
 		}
@@ -576,7 +581,7 @@ func (r *runner) run(ctx context.Context) error {
 		}
 	}
 	groups := [][]*scenario{
-		{byID["A"], byID["B"], byID["C"]},
+		{byID["A"], byID["B"], byID["C"], byID["I"]},
 		{byID["D"], byID["F"], byID["E"], byID["G"]},
 	}
 	if o.control {
@@ -778,6 +783,11 @@ func caddyConfig(admin, upstream, verifier string, scen []*scenario, statics map
 		"handler":   "gameauth",
 		"verifiers": []any{obj{"verifier": "seayoo", "secret": seayooSecret, "game_id": seayooGame}},
 	}
+	gameauthIDOnly := obj{}
+	for k, v := range gameauth {
+		gameauthIDOnly[k] = v
+	}
+	gameauthIDOnly["claim_headers"] = []string{"id"}
 	proxy := obj{"handler": "reverse_proxy", "upstreams": []any{obj{"dial": upstream}}}
 	// What the Caddyfile's forward_auth expands to (caddy adapt of
 	// "forward_auth <verifier> { uri /verify; copy_headers X-Auth-User-Id }").
@@ -831,6 +841,8 @@ func caddyConfig(admin, upstream, verifier string, scen []*scenario, statics map
 			handle = []any{proxy}
 		case "B":
 			handle = []any{gameauth, proxy}
+		case "I":
+			handle = []any{gameauthIDOnly, proxy}
 		case "C":
 			handle = []any{forwardAuth, proxy}
 		case "D":
@@ -1133,7 +1145,7 @@ func printTable(w io.Writer, o options, scen []*scenario, results map[string][]s
 		fmt.Fprintf(w, "warning: other processes used up to %.0f%% of the CPUs during a round: req/s and latencies are disturbed; CPU µs/req less so\n", maxOther*100)
 	}
 	fmt.Fprintf(w, "\nratios (req/s ratio; caddy CPU µs/req ratio)\n")
-	pairs := [][2]string{{"B", "A"}, {"C", "A"}, {"B", "C"}, {"D", "F"}, {"E", "G"}}
+	pairs := [][2]string{{"B", "A"}, {"I", "A"}, {"C", "A"}, {"B", "C"}, {"D", "F"}, {"E", "G"}}
 	if _, ok := sum["H"]; ok {
 		pairs = append(pairs, [2]string{"H", "A"}, [2]string{"B", "H"})
 	}
