@@ -43,3 +43,24 @@ func TestMedian(t *testing.T) {
 		t.Fatal(m)
 	}
 }
+
+func TestPairedRatios(t *testing.T) {
+	a := []sample{{rps: 90}, {rps: 50}, {rps: 120}}
+	b := []sample{{rps: 100}, {rps: 100}, {rps: 100}, {rps: 7}}
+	got := pairedRatios(a, b, func(s sample) float64 { return s.rps })
+	want := []float64{0.9, 0.5, 1.2}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+	if m := median(got); m != 0.9 {
+		t.Errorf("median %v, want 0.9", m)
+	}
+	if z := pairedRatios(nil, b, func(s sample) float64 { return s.rps }); len(z) != 1 || z[0] != 0 {
+		t.Errorf("no rounds: %v", z)
+	}
+}
