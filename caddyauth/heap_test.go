@@ -14,6 +14,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
+
+	"github.com/gameauth/caddy-gameauth/verifiers"
 )
 
 // leanCloud211 answers every session lookup with "Could not find user",
@@ -97,5 +99,15 @@ func TestHeapBoundedUnderInvalidTokens(t *testing.T) {
 	}
 	if s.Entries > 1000 {
 		t.Fatalf("cache holds %d entries", s.Entries)
+	}
+	// The verified-token caches keep accepted tokens only.
+	for name, v := range map[string]verifiers.Verifier{"seayoo": sv.verify, "zego": zv.verify} {
+		c, ok := v.(*verifiers.Cached)
+		if !ok {
+			t.Fatalf("%s: verifier %T is not cached by default", name, v)
+		}
+		if cs := c.Stats(); cs.Entries != 0 || cs.Misses != uint64(n) {
+			t.Fatalf("%s cache after %d invalid tokens: %+v, want 0 entries and %d misses", name, n, cs, n)
+		}
 	}
 }
