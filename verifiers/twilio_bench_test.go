@@ -25,7 +25,7 @@ func BenchmarkTwilioVerify(b *testing.B) {
 }
 
 // BenchmarkTwilioVerifyRegion verifies an npm-made token with a room and a
-// region: its header goes through encoding/json.
+// region: its header goes through the JSON scanner.
 func BenchmarkTwilioVerifyRegion(b *testing.B) {
 	token := loadTwilioFixtures(b)["room_region"].Token
 	v := newTwilioTest(b, twilioAt(0), 0)
@@ -71,6 +71,29 @@ func BenchmarkTwilioHMACFloor(b *testing.B) {
 		m.Write(signingInput)
 		if !hmac.Equal(m.Sum(sum[:0]), sig) {
 			b.Fatal("bad signature")
+		}
+	}
+}
+
+// TestTwilioVerifyAllocs keeps verification allocation-lean: one string for
+// the identity's values and one slice for the claims, with or without a
+// region in the header.
+func TestTwilioVerifyAllocs(t *testing.T) {
+	if seayooRaceEnabled() {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	fx := loadTwilioFixtures(t)
+	v := newTwilioTest(t, twilioAt(0), 0)
+	ctx := context.Background()
+	for _, name := range []string{"room_unicode", "room_region", "escaped_identity", "no_room"} {
+		token := fx[name].Token
+		allocs := testing.AllocsPerRun(200, func() {
+			if _, err := v.Verify(ctx, token); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs > 2 {
+			t.Errorf("%s: Verify makes %v allocations, want at most 2", name, allocs)
 		}
 	}
 }

@@ -721,7 +721,7 @@ func TestTwilioConcurrent(t *testing.T) {
 }
 
 // TestTwilioHeaderPaths checks that the exact-match fast path for the
-// libraries' own headers and the encoding/json path give the same result.
+// libraries' own headers and the JSON scanner give the same result.
 func TestTwilioHeaderPaths(t *testing.T) {
 	payload := `{"jti":"SKfedcba9876543210fedcba9876543210-1795457949","grants":{"identity":"alice","video":{"room":"r1"}},` +
 		`"iat":1795457949,"exp":1795461549,"iss":"SKfedcba9876543210fedcba9876543210","sub":"AC0123456789abcdef0123456789abcdef"}`
@@ -744,5 +744,148 @@ func TestTwilioHeaderPaths(t *testing.T) {
 		} else if !reflect.DeepEqual(id, first) {
 			t.Errorf("header %s: %+v, want %+v", h, id, first)
 		}
+	}
+}
+
+// twilioJSONCase is a header and payload, signed with key 1 and verified
+// at twilioTestNow, and the reason expected, or "" and the identity.
+type twilioJSONCase struct {
+	name            string
+	header, payload string
+	reason          string
+	subject         string
+	claims          []Claim
+}
+
+// twilioPayload returns a valid payload whose grants member is grants,
+// with extra (members, each after a comma) at the end.
+func twilioPayload(grants, extra string) string {
+	return `{"jti":"` + twilioTestKey1 + `-1795457949","grants":` + grants + `,"iat":1795457949,"exp":1795461549,` +
+		`"iss":"` + twilioTestKey1 + `","sub":"` + twilioTestAccount + `"` + extra + `}`
+}
+
+// twilioNested returns n nested empty arrays.
+func twilioNested(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+
+// The JSON rules of Verify, on headers and payloads written by hand. They
+// also seed FuzzTwilioDecoderParity, which checks each against the
+// encoding/json decoder Verify used before.
+var twilioJSONCases = func() []twilioJSONCase {
+	const (
+		h     = `{"alg":"HS256","cty":"twilio-fpa;v=1"}` // not the fast path
+		alice = `{"identity":"alice"}`
+	)
+	key := []Claim{{"api_key_sid", twilioTestKey1}}
+	return []twilioJSONCase{
+		{name: "baseline", header: h, payload: twilioPayload(alice, ""), subject: "alice", claims: key},
+		{name: "names with escapes", header: `{"\u0061lg":"HS256","ct\u0079":"twilio-fpa;v=1"}`,
+			payload: twilioPayload(`{"\u0069dentity":"alice","vid\u0065o":{"r\u006fom":"r"}}`, ""),
+			subject: "alice", claims: []Claim{{"room", "r"}, {"api_key_sid", twilioTestKey1}}},
+		{name: "values with escapes", header: `{"alg":"HS256","cty":"twilio-fpa;v=1","twr":"i\u00e9\/1"}`,
+			payload: `{"grants":{"identity":"a\u006c\"ice\u00e9\ud83d\ude00","video":{"room":"r\\1"}},"exp":1795461549,` +
+				`"iss":"SK\u0066edcba9876543210fedcba9876543210","sub":"AC0123456789abcdef0123456789abcde\u0066"}`,
+			subject: "al\"iceé😀", claims: []Claim{{"room", `r\1`}, {"api_key_sid", twilioTestKey1}, {"region", "ié/1"}}},
+		{name: "alg with escapes", header: `{"alg":"HS\u0032\u0035\u0036","cty":"twilio-fpa;v=1"}`, payload: twilioPayload(alice, ""), reason: "bad algorithm"},
+		{name: "cty with escapes", header: `{"alg":"HS256","cty":"twilio-fpa\u003bv=1"}`, payload: twilioPayload(alice, ""), reason: "bad content type"},
+		{name: "white space everywhere", header: " \t\r\n{ \"alg\" : \"HS256\" ,\n\"cty\":\"twilio-fpa;v=1\" } \n",
+			payload: " {\"grants\" : { \"identity\" : \"alice\" } , \"exp\" : 1795461549 ,\"iss\":\"" + twilioTestKey1 + "\",\"sub\":\"" + twilioTestAccount + "\"}\t",
+			subject: "alice", claims: key},
+
+		// A repeated member counts as its last occurrence, as in JSON.parse;
+		// null leaves a string (or an object) as it was.
+		{name: "identity twice", header: h, payload: twilioPayload(`{"identity":"first","identity":"last"}`, ""), subject: "last", claims: key},
+		{name: "identity then null", header: h, payload: twilioPayload(`{"identity":"alice","identity":null}`, ""), subject: "alice", claims: key},
+		{name: "grants twice merge", header: h, payload: twilioPayload(alice, `,"grants":{"video":{"room":"r"}},"grants":null`),
+			subject: "alice", claims: []Claim{{"room", "r"}, {"api_key_sid", twilioTestKey1}}},
+		{name: "sub right then wrong", header: h, payload: twilioPayload(alice, `,"sub":"ACffffffffffffffffffffffffffffffff"`), reason: "wrong account sid"},
+		{name: "exp twice", header: h, payload: twilioPayload(alice, `,"exp":1795457949`), reason: "token expired"},
+		{name: "alg none then HS256", header: `{"alg":"none","cty":"twilio-fpa;v=1","alg":"HS256"}`, payload: twilioPayload(alice, ""), subject: "alice", claims: key},
+		{name: "alg HS256 then null", header: `{"alg":"HS256","cty":"twilio-fpa;v=1","alg":null}`, payload: twilioPayload(alice, ""), reason: "bad algorithm"},
+		{name: "typ null", header: `{"alg":"HS256","cty":"twilio-fpa;v=1","typ":null}`, payload: twilioPayload(alice, ""), reason: "bad header"},
+		{name: "crit null", header: `{"alg":"HS256","cty":"twilio-fpa;v=1","crit":null}`, payload: twilioPayload(alice, ""), reason: "bad header"},
+		{name: "twr null", header: `{"alg":"HS256","cty":"twilio-fpa;v=1","twr":null}`, payload: twilioPayload(alice, ""), subject: "alice", claims: key},
+		{name: "twr bad then good", header: `{"alg":"HS256","cty":"twilio-fpa;v=1","twr":"\u0000","twr":"us1"}`, payload: twilioPayload(alice, ""),
+			subject: "alice", claims: []Claim{{"api_key_sid", twilioTestKey1}, {"region", "us1"}}},
+		{name: "twr an object", header: `{"alg":"none","cty":"twilio-fpa;v=1","twr":{}}`, payload: twilioPayload(alice, ""), reason: "malformed token"},
+		{name: "video and room null", header: h, payload: twilioPayload(`{"identity":"alice","video":{"room":null},"video":null}`, ""), subject: "alice", claims: key},
+		{name: "room a number", header: h, payload: twilioPayload(`{"identity":"alice","video":{"room":1}}`, ""), reason: "malformed token"},
+
+		// null reads as an empty object; other non-objects are malformed.
+		{name: "header null", header: ` null `, payload: twilioPayload(alice, ""), reason: "bad algorithm"},
+		{name: "header an array", header: `[]`, payload: twilioPayload(alice, ""), reason: "malformed token"},
+		{name: "header a string", header: `"HS256"`, payload: twilioPayload(alice, ""), reason: "malformed token"},
+		{name: "payload null", header: h, payload: `null`, reason: "unknown api key"},
+		{name: "payload a number", header: h, payload: `1`, reason: "malformed token"},
+		{name: "payload empty", header: h, payload: ``, reason: "malformed token"},
+		{name: "payload followed by junk", header: h, payload: twilioPayload(alice, "") + `x`, reason: "malformed token"},
+		{name: "trailing comma", header: h, payload: `{"exp":1795461549,}`, reason: "malformed token"},
+		{name: "raw control character in a string", header: h, payload: twilioPayload(`{"identity":"a`+"\n"+`"}`, ""), reason: "malformed token"},
+
+		// Names equal to a known one only without regard to case are
+		// refused, at any depth.
+		{name: "IDENTITY beside identity", header: h, payload: twilioPayload(`{"identity":"alice","IDENTITY":"admin"}`, ""), reason: "malformed token"},
+		{name: "IDENTITY alone", header: h, payload: twilioPayload(`{"IDENTITY":"admin"}`, ""), reason: "malformed token"},
+		{name: "Identity escaped", header: h, payload: twilioPayload(`{"identity":"alice","\u0049dentity":"admin"}`, ""), reason: "malformed token"},
+		{name: "ſub with U+017F", header: h, payload: twilioPayload(alice, `,"ſub":"x"`), reason: "malformed token"},
+		{name: "\\u017fub escaped", header: h, payload: twilioPayload(alice, `,"\u017fub":"x"`), reason: "malformed token"},
+		{name: "Room deep in an unknown member", header: h, payload: twilioPayload(alice, `,"aud":[{"x":{"Room":1}}]`), reason: "malformed token"},
+		{name: "IAT in grants", header: h, payload: twilioPayload(`{"identity":"alice","IAT":1}`, ""), reason: "malformed token"},
+		{name: "ALG in the header", header: `{"alg":"HS256","ALG":"none","cty":"twilio-fpa;v=1"}`, payload: twilioPayload(alice, ""), reason: "malformed token"},
+		{name: "CRIT deep in the header", header: `{"alg":"HS256","cty":"twilio-fpa;v=1","kid":[{"CRIT":1}]}`, payload: twilioPayload(alice, ""), reason: "malformed token"},
+		{name: "header names in the payload", header: h, payload: twilioPayload(alice, `,"ALG":1,"Twr":2`), subject: "alice", claims: key},
+		{name: "names that do not fold", header: h, payload: twilioPayload(alice, `,"ıat":1,"İdentity":"x","identitY2":1,"Ü":2`), subject: "alice", claims: key},
+		{name: "EXP a string", header: h, payload: twilioPayload(alice, `,"EXP":"soon"`), reason: "bad time claim"},
+		{name: "EXP a number", header: h, payload: twilioPayload(alice, `,"EXP":1`), reason: "malformed token"},
+
+		// Errors of a well-formed payload come in this order: bad time,
+		// then other types and folded names.
+		{name: "iss a number, then exp a string", header: h, payload: twilioPayload(alice, `,"iss":5,"exp":"x"`), reason: "bad time claim"},
+		{name: "exp a string, then grants a number", header: h, payload: twilioPayload(alice, `,"exp":"x","grants":5`), reason: "bad time claim"},
+		{name: "iss a number", header: h, payload: twilioPayload(alice, `,"iss":5`), reason: "malformed token"},
+		{name: "exp a string, then a syntax error", header: h, payload: `{"exp":"x","iss":}`, reason: "malformed token"},
+		{name: "nbf an object", header: h, payload: twilioPayload(alice, `,"nbf":{}`), reason: "bad time claim"},
+		{name: "iat beyond float64", header: h, payload: twilioPayload(alice, `,"iat":1e400`), reason: "bad time claim"},
+		{name: "exp beyond int64", header: h, payload: twilioPayload(alice, `,"exp":99999999999999999999`), reason: "bad time claim"},
+		{name: "exp rounds up past year 9999", header: h, payload: twilioPayload(alice, `,"exp":253402300799.9999999`), reason: "bad time claim"},
+		{name: "exp -0 is 0", header: h, payload: twilioPayload(alice, `,"exp":-0`), reason: "token expired"},
+		{name: "exp -0.5", header: h, payload: twilioPayload(alice, `,"exp":-0.5`), reason: "bad time claim"},
+		{name: "exp with an exponent", header: h, payload: twilioPayload(alice, `,"exp":1.7954615e9`), subject: "alice", claims: key},
+		{name: "exp in grants is not read", header: h, payload: twilioPayload(`{"identity":"alice","exp":"x","iss":1}`, ""), subject: "alice", claims: key},
+
+		// Unknown members are skipped, to 32 levels of containers.
+		{name: "unknown values", header: `{"alg":"HS256","cty":"twilio-fpa;v=1","kid":{"a":[1,{"b":null}]},"x5c":["x"]}`,
+			payload: twilioPayload(`{"identity":"alice","chat":{"service_sid":"IS1"},"video":{"room":"r","x":[[]]}}`,
+				`,"aud":["a",{"b":[1,-2.5e-3,true,false,null,{},[]]}],"x":{},"identity":"admin","room":"other"`),
+			subject: "alice", claims: []Claim{{"room", "r"}, {"api_key_sid", twilioTestKey1}}},
+		{name: "32 levels", header: h, payload: twilioPayload(alice, `,"deep":`+twilioNested(31)), subject: "alice", claims: key},
+		{name: "33 levels", header: h, payload: twilioPayload(alice, `,"deep":`+twilioNested(32)), reason: "malformed token"},
+		{name: "32 levels in grants.video", header: h, payload: twilioPayload(`{"identity":"alice","video":{"x":`+twilioNested(29)+`}}`, ""), subject: "alice", claims: key},
+		{name: "33 levels in grants.video", header: h, payload: twilioPayload(`{"identity":"alice","video":{"x":`+twilioNested(30)+`}}`, ""), reason: "malformed token"},
+		{name: "33 levels in the header", header: `{"alg":"HS256","cty":"twilio-fpa;v=1","x":` + twilioNested(32) + `}`, payload: twilioPayload(alice, ""), reason: "malformed token"},
+
+		// Stricter than encoding/json, which replaced these with U+FFFD.
+		{name: "invalid UTF-8 in jti", header: h, payload: twilioPayload(alice, `,"jti":"`+"\xff"+`"`), reason: "malformed token"},
+		{name: "invalid UTF-8 in the header", header: `{"alg":"HS256","cty":"twilio-fpa;v=1","kid":"` + "\xc0\x80" + `"}`, payload: twilioPayload(alice, ""), reason: "malformed token"},
+		{name: "unpaired surrogate in identity", header: h, payload: twilioPayload(`{"identity":"\ud800"}`, ""), reason: "malformed token"},
+	}
+}()
+
+// TestTwilioJSON checks the JSON rules of Verify (see twilioJSONCases).
+func TestTwilioJSON(t *testing.T) {
+	v := newTwilioTest(t, twilioAt(0), 0)
+	for _, tt := range twilioJSONCases {
+		t.Run(tt.name, func(t *testing.T) {
+			id, err := v.Verify(context.Background(), twilioSign(tt.header, tt.payload, twilioTestSecret1))
+			if tt.reason != "" {
+				twilioWantInvalid(t, err, tt.reason)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if id.Subject != tt.subject || !reflect.DeepEqual(id.Claims, tt.claims) {
+				t.Errorf("identity %q %v, want %q %v", id.Subject, id.Claims, tt.subject, tt.claims)
+			}
+		})
 	}
 }
