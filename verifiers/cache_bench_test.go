@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -70,4 +71,45 @@ func BenchmarkSHA256Floor(b *testing.B) {
 		sum = sha256.Sum256(in)
 	}
 	_ = sum
+}
+
+// BenchmarkCachedMemory fills a cache with 10 000 identities of the
+// documentation example's shape (9 claims, 423-byte token) and reports the
+// heap it holds per entry (metric B/entry): what cache_size costs.
+func BenchmarkCachedMemory(b *testing.B) {
+	cfg := seayooTestConfig()
+	const n = 10000
+	tokens := make([]string, n)
+	for i := range tokens {
+		tokens[i] = seayooHS256(b, seayooTestClaims(func(m jwt.MapClaims) { m["sub"] = fmt.Sprint(1e15 + i) }))
+	}
+	v := seayooMustNew(b, cfg)
+	ctx := context.Background()
+	var perEntry float64
+	for b.Loop() {
+		before := heapInUse()
+		c, err := NewCached(v, CacheConfig{Size: 4 * n, Clock: cfg.Clock}) // room for all n
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, t := range tokens {
+			if _, err := c.Verify(ctx, t); err != nil {
+				b.Fatal(err)
+			}
+		}
+		after := heapInUse()
+		if s := c.Stats(); s.Entries != n {
+			b.Fatalf("%d entries, want %d", s.Entries, n)
+		}
+		perEntry = float64(after-before) / n
+		runtime.KeepAlive(c)
+	}
+	b.ReportMetric(perEntry, "B/entry")
+}
+
+func heapInUse() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapInuse)
 }
