@@ -47,6 +47,18 @@ func (c *tokenCache) build(name string, v verifiers.Verifier) error {
 	return nil
 }
 
+// Cleanup empties the cache when the config that loaded the verifier is
+// unloaded. Caddy may keep an old config reachable for a while after a
+// reload (reverse_proxy's idle upstream connections hold its context until
+// they time out, 2 minutes by default); without this, each such config
+// would keep its full cache.
+func (c *tokenCache) Cleanup() error {
+	if cached, ok := c.verify.(*verifiers.Cached); ok {
+		cached.Close()
+	}
+	return nil
+}
+
 // cacheSize reads the argument of cache_size: a positive number of
 // entries, or off (stored as -1).
 func (p *optionParser) cacheSize(dst *int) error {

@@ -2,6 +2,8 @@ package caddyauth
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -42,5 +44,43 @@ func TestTokenCacheOption(t *testing.T) {
 		if !isCached && sv.verify != verifiers.Verifier(sv.v) {
 			t.Errorf("cache_size %d: verifier is %T, want the Seayoo verifier itself", tc.size, sv.verify)
 		}
+	}
+}
+
+// TestTokenCacheCleanup: when Caddy unloads a config, the verifier's cache
+// is emptied and stays empty, and the verifier still answers.
+func TestTokenCacheCleanup(t *testing.T) {
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	sv := &SeayooVerifier{Secret: "sk_secret", GameID: "xcom"}
+	if err := sv.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tok := benchToken(t)
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	if _, err := sv.VerifyRequest(r, nil, tok); err != nil {
+		t.Fatal(err)
+	}
+	cached := sv.verify.(*verifiers.Cached)
+	if s := cached.Stats(); s.Entries != 1 {
+		t.Fatalf("entries %d before Cleanup, want 1", s.Entries)
+	}
+	var cu caddy.CleanerUpper = sv
+	if err := cu.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := sv.VerifyRequest(r, nil, tok); err != nil || id.Subject != "91231223346130001" {
+		t.Fatalf("after Cleanup: %+v, %v", id, err)
+	}
+	if s := cached.Stats(); s.Entries != 0 {
+		t.Fatalf("entries %d after Cleanup, want 0", s.Entries)
+	}
+	off := &SeayooVerifier{Secret: "sk_secret", GameID: "xcom"}
+	off.CacheSize = -1
+	if err := off.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := off.Cleanup(); err != nil {
+		t.Fatalf("Cleanup without a cache: %v", err)
 	}
 }

@@ -258,6 +258,7 @@ func (c *CloudBaseIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // Interface guards
 var (
 	_ caddy.Provisioner     = (*CloudBaseVerifier)(nil)
+	_ caddy.CleanerUpper    = (*CloudBaseVerifier)(nil)
 	_ caddyfile.Unmarshaler = (*CloudBaseVerifier)(nil)
 	_ TokenVerifier         = (*CloudBaseVerifier)(nil)
 	_ caddy.Provisioner     = (*CloudBaseIssuer)(nil)

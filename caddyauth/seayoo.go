@@ -114,6 +114,7 @@ func (s *SeayooVerifier) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // Interface guards
 var (
 	_ caddy.Provisioner     = (*SeayooVerifier)(nil)
+	_ caddy.CleanerUpper    = (*SeayooVerifier)(nil)
 	_ caddyfile.Unmarshaler = (*SeayooVerifier)(nil)
 	_ TokenVerifier         = (*SeayooVerifier)(nil)
 )

@@ -233,6 +233,7 @@ func (t *TwilioIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // Interface guards
 var (
 	_ caddy.Provisioner     = (*TwilioVerifier)(nil)
+	_ caddy.CleanerUpper    = (*TwilioVerifier)(nil)
 	_ caddyfile.Unmarshaler = (*TwilioVerifier)(nil)
 	_ TokenVerifier         = (*TwilioVerifier)(nil)
 	_ caddy.Provisioner     = (*TwilioIssuer)(nil)

@@ -257,6 +257,7 @@ func (z *ZegoIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // Interface guards
 var (
 	_ caddy.Provisioner     = (*ZegoVerifier)(nil)
+	_ caddy.CleanerUpper    = (*ZegoVerifier)(nil)
 	_ caddyfile.Unmarshaler = (*ZegoVerifier)(nil)
 	_ TokenVerifier         = (*ZegoVerifier)(nil)
 	_ caddy.Provisioner     = (*ZegoIssuer)(nil)

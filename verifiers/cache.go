@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // This file holds Cached: a bounded cache of verified tokens in front of a
@@ -62,6 +63,7 @@ type Cached struct {
 	now      Clock
 	shards   []cacheShard
 	perShard int
+	closed   atomic.Bool
 }
 
 type cacheShard struct {
@@ -131,7 +133,7 @@ func cacheKey(token string) [sha256.Size]byte {
 // yet expired; otherwise it asks the wrapped verifier and remembers its
 // answer if it is an acceptance with an expiry in the future.
 func (c *Cached) Verify(ctx context.Context, token string) (Identity, error) {
-	if token == "" || len(token) > MaxTokenLength {
+	if token == "" || len(token) > MaxTokenLength || c.closed.Load() {
 		return c.v.Verify(ctx, token)
 	}
 	key := cacheKey(token)
@@ -160,6 +162,10 @@ func (c *Cached) Verify(ctx context.Context, token string) (Identity, error) {
 	}
 	id.Claims = id.Claims[:len(id.Claims):len(id.Claims)]
 	sh.mu.Lock()
+	if sh.m == nil { // closed meanwhile
+		sh.mu.Unlock()
+		return id, nil
+	}
 	if _, ok := sh.m[key]; !ok && len(sh.m) >= c.perShard {
 		sh.evict(now)
 	}
@@ -188,6 +194,21 @@ func (sh *cacheShard) evict(now int64) {
 	}
 	if seen > 0 {
 		delete(sh.m, victim)
+	}
+}
+
+// Close empties the cache and stops it: later calls go straight to the
+// wrapped verifier. Call it when the verifier is retired (a config
+// reload), so that the memory of its entries is freed even while
+// something still holds the verifier. It is safe to call concurrently
+// with Verify and more than once.
+func (c *Cached) Close() {
+	c.closed.Store(true)
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		sh.m = nil
+		sh.mu.Unlock()
 	}
 }
 

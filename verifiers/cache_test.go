@@ -297,3 +297,58 @@ func TestCachedConcurrent(t *testing.T) {
 		t.Fatalf("stats %+v, calls %d", s, v.calls.Load())
 	}
 }
+
+func TestCachedClose(t *testing.T) {
+	c, v, _ := newCountingCache(t, 100)
+	ctx := context.Background()
+	for i := range 10 {
+		if _, err := c.Verify(ctx, fmt.Sprintf("ok-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	if s := c.Stats(); s.Entries != 0 {
+		t.Fatalf("%d entries after Close, want 0", s.Entries)
+	}
+	before := v.calls.Load()
+	for range 3 {
+		id, err := c.Verify(ctx, "ok-0")
+		if err != nil || id.Subject != "0" {
+			t.Fatalf("after Close: %+v, %v", id, err)
+		}
+		if _, err := c.Verify(ctx, "bad"); err == nil {
+			t.Fatal("bad token accepted after Close")
+		}
+	}
+	if got := v.calls.Load() - before; got != 6 {
+		t.Fatalf("after Close the verifier was called %d times for 6 tokens, want 6 (no caching)", got)
+	}
+	if s := c.Stats(); s.Entries != 0 {
+		t.Fatalf("Close did not stop caching: %+v", s)
+	}
+	c.Close() // twice is fine
+}
+
+func TestCachedCloseConcurrent(t *testing.T) {
+	c, _, _ := newCountingCache(t, 1000)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				tok := fmt.Sprintf("ok-%d-%d", g, i%300)
+				if id, err := c.Verify(ctx, tok); err != nil || id.Subject != tok[3:] {
+					t.Errorf("%s: %+v, %v", tok, id, err)
+					return
+				}
+			}
+		}()
+	}
+	c.Close()
+	wg.Wait()
+	if s := c.Stats(); s.Entries != 0 {
+		t.Fatalf("%d entries after Close under load", s.Entries)
+	}
+}
