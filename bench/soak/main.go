@@ -53,6 +53,7 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Minute, "how long to drive traffic")
 	reloadEvery := flag.Duration("reload", time.Minute, "config reload interval")
 	workers := flag.Int("workers", 8, "concurrent clients")
+	flag.IntVar(&cacheSize, "cache-size", 0, "cache_size of the Seayoo verifiers (0: the module's default, -1: off)")
 	flag.Parse()
 	if err := run(*caddyBin, *duration, *reloadEvery, *workers); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
@@ -73,8 +74,14 @@ func freePort() int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// cacheSize is the -cache-size flag.
+var cacheSize int
+
 func config(admin, port int, upstream string, secrets []string) []byte {
 	seayoo := map[string]any{"verifier": "seayoo", "secrets": secrets, "game_id": gameID}
+	if cacheSize != 0 {
+		seayoo["cache_size"] = cacheSize
+	}
 	cfg := map[string]any{
 		"admin":   map[string]any{"listen": fmt.Sprintf("127.0.0.1:%d", admin)},
 		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
@@ -121,6 +128,24 @@ func rssKB(pid int) int64 {
 		if f, ok := strings.CutPrefix(line, "VmRSS:"); ok {
 			n, _ := strconv.ParseInt(strings.Fields(f)[0], 10, 64)
 			return n
+		}
+	}
+	return -1
+}
+
+// heapInuseMiB reads Caddy's HeapInuse from the MemStats that its admin
+// pprof heap endpoint prints.
+func heapInuseMiB(admin int) int64 {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap?gc=1&debug=1", admin))
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "# HeapInuse = "); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n >> 20
 		}
 	}
 	return -1
@@ -227,7 +252,12 @@ func run(caddyBin string, duration, reloadEvery time.Duration, workers int) erro
 
 	// Reloads: rotate the Seayoo keys (both stay valid, order changes, so
 	// every reload is a real config change).
-	reloads := 0
+	var (
+		reloadMu sync.Mutex
+		reloads  int
+		rssSeen  []int64 // Caddy's RSS just before each reload, KiB
+		heapSeen []int64 // Caddy's HeapInuse just before each reload, MiB
+	)
 	go func() {
 		t := time.NewTicker(reloadEvery)
 		defer t.Stop()
@@ -237,6 +267,11 @@ func run(caddyBin string, duration, reloadEvery time.Duration, workers int) erro
 				return
 			case <-t.C:
 			}
+			rss, heap := rssKB(cmd.Process.Pid), heapInuseMiB(admin)
+			reloadMu.Lock()
+			rssSeen = append(rssSeen, rss)
+			heapSeen = append(heapSeen, heap)
+			reloadMu.Unlock()
 			keys := []string{secret, rotated}
 			if i%2 == 1 {
 				keys = []string{rotated, secret}
@@ -248,7 +283,9 @@ func run(caddyBin string, duration, reloadEvery time.Duration, workers int) erro
 				continue
 			}
 			resp.Body.Close()
+			reloadMu.Lock()
 			reloads++
+			reloadMu.Unlock()
 		}
 	}()
 
@@ -313,10 +350,21 @@ func run(caddyBin string, duration, reloadEvery time.Duration, workers int) erro
 	time.Sleep(time.Second)
 	rss1, gr1 := rssKB(cmd.Process.Pid), goroutines(admin)
 
+	reloadMu.Lock()
+	defer reloadMu.Unlock()
 	fmt.Printf("soak: %s of mixed traffic, %d workers, %d reloads\n", duration, workers, reloads)
 	fmt.Printf("  requests %d, failed %d, forwarded invalid %d, forged identity leaked %d, connection retries %d\n",
 		c.sent.Load(), c.failed.Load(), c.forwardedInvalid.Load(), c.leakedForged.Load(), c.retries.Load())
 	fmt.Printf("  caddy RSS %d KiB -> %d KiB, goroutines %d -> %d\n", rss0, rss1, gr0, gr1)
+	fmt.Printf("  caddy RSS before each reload (MiB):")
+	for _, kb := range rssSeen {
+		fmt.Printf(" %d", kb/1024)
+	}
+	fmt.Printf("\n  caddy Go heap in use before each reload (MiB):")
+	for _, mb := range heapSeen {
+		fmt.Printf(" %d", mb)
+	}
+	fmt.Println()
 	if gr1 > gr0+16 {
 		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/goroutine?debug=1", admin)); err == nil {
 			b, _ := io.ReadAll(io.LimitReader(resp.Body, 6000))
