@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -326,7 +327,8 @@ func (z *Zego) Issue(ctx context.Context, req Request) (Token, error) {
 		pl.Payload = string(p.appendJSON(make([]byte, 0, 64+len(req.RoomID)+zegoStreamsLen(req.StreamIDs))))
 	}
 	// Room for the JSON and for the GCM tag or CBC padding, so that both
-	// seal in place.
+	// usually seal in place (ids with <, > or & escape to six bytes each
+	// and may need more).
 	plain := pl.appendJSON(make([]byte, 0, 128+len(pl.UserID)+2*len(pl.Payload)+aes.BlockSize))
 	iv := rnd[4 : 4+ivLen]
 
@@ -347,7 +349,9 @@ func (z *Zego) Issue(ctx context.Context, req Request) (Token, error) {
 
 	var ct []byte
 	if z.mode == ZegoCBC {
-		ct = plain[:ctLen] // plain has the capacity for the padding
+		// In place: Grow makes room for the padding when escaping made
+		// the JSON longer than the buffer was sized for.
+		ct = slices.Grow(plain, ctLen-len(plain))[:ctLen]
 		pad := ctLen - len(plain)
 		for i := len(plain); i < ctLen; i++ {
 			ct[i] = byte(pad)
