@@ -216,6 +216,7 @@ func benchIssuer(b *testing.B, iss TokenIssuer) caddyhttp.Handler {
 	ih := &IssuerHandler{User: DefaultIssuerUser, logger: zap.NewNop(), issuer: iss,
 		name: iss.(caddy.Module).CaddyModule().ID.Name(), fields: iss.requestFields(), metrics: newHandlerMetrics(ctx)}
 	ih.issuedOK = ih.metrics.issued.WithLabelValues(ih.name, "ok")
+	ih.userKey = soloPlaceholder(ih.User)
 	h := benchHandler(b)
 	return caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -87,6 +88,7 @@ type IssuerHandler struct {
 	metrics  *metrics
 	issuedOK prometheus.Counter // the "ok" child, resolved at provision
 	logger   *zap.Logger
+	userKey  string // User's placeholder when User is one placeholder alone
 }
 
 // CaddyModule returns the Caddy module information.
@@ -119,7 +121,34 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 	h.fields = iss.requestFields()
 	h.metrics = newHandlerMetrics(ctx)
 	h.issuedOK = h.metrics.issued.WithLabelValues(h.name, "ok")
+	h.userKey = soloPlaceholder(h.User)
 	return nil
+}
+
+// soloPlaceholder returns key when tmpl is exactly "{key}", a single
+// placeholder with nothing around it (as the default user is), else "".
+func soloPlaceholder(tmpl string) string {
+	key, ok := strings.CutPrefix(tmpl, "{")
+	if !ok {
+		return ""
+	}
+	if key, ok = strings.CutSuffix(key, "}"); !ok || key == "" || strings.ContainsAny(key, "{}\\") {
+		return ""
+	}
+	return key
+}
+
+// user evaluates the User template. A template that is one placeholder is
+// looked up directly, without ReplaceAll's scan; a value that is not a
+// string goes through ReplaceAll, which formats it.
+func (h *IssuerHandler) user(repl *caddy.Replacer) string {
+	if h.userKey != "" {
+		v, _ := repl.Get(h.userKey)
+		if s, ok := v.(string); ok || v == nil {
+			return s
+		}
+	}
+	return repl.ReplaceAll(h.User, "")
 }
 
 // Validate checks the configuration.
@@ -193,7 +222,7 @@ func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cadd
 		return caddyhttp.Error(http.StatusMethodNotAllowed, fmt.Errorf("method not allowed"))
 	}
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	user := repl.ReplaceAll(h.User, "")
+	user := h.user(repl)
 	if user == "" {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		repl.Set(ErrorPlaceholder, "no verified identity")
@@ -230,16 +259,33 @@ func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cadd
 	if h.fields.identity {
 		ans.Identity = tok.UserID
 	}
-	body := ans.appendJSON(make([]byte, 0, 96+len(ans.Token)+len(ans.UserID)+len(ans.Identity)+len(ans.RoomID)))
+	buf := answerBuffers.Get().(*[]byte)
+	body := ans.appendJSON((*buf)[:0])
 	h.issuedOK.Inc()
+	// Canonical names set directly, the three values in one array of
+	// their own (a later handler may edit values in place).
+	vals := make([]string, 3)
+	vals[0], vals[1], vals[2] = "application/json", "no-store", "no-cache"
 	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("Pragma", "no-cache")
+	hdr["Content-Type"] = vals[0:1:1]
+	hdr["Cache-Control"] = vals[1:2:2]
+	hdr["Pragma"] = vals[2:3:3]
 	w.WriteHeader(http.StatusOK)
 	_, err = w.Write(body)
+	// Write does not keep body (io.Writer's contract), so the buffer goes
+	// back to the pool unless an unusual answer made it large.
+	if cap(body) <= 4<<10 {
+		*buf = body
+		answerBuffers.Put(buf)
+	}
 	return err
 }
+
+// answerBuffers holds the buffers token answers are built in.
+var answerBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, 1024)
+	return &b
+}}
 
 // room picks the room the token is bound to, under the Rooms restriction.
 func (h *IssuerHandler) room(repl *caddy.Replacer, tr tokenRequest) (string, error) {
