@@ -15,6 +15,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"hash"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -129,7 +130,10 @@ func newHS256Key(secret string) *hs256Key {
 // buffer. header is the encoded header.
 func (k *hs256Key) sign(header string, payload []byte) string {
 	enc := base64.RawURLEncoding
-	buf := make([]byte, 0, len(header)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(sha256.Size))
+	n := len(header) + 1 + enc.EncodedLen(len(payload)) + 1 + enc.EncodedLen(sha256.Size)
+	sp := scratch.Get().(*[]byte)
+	defer putScratch(sp)
+	buf := slices.Grow((*sp)[:0], n)
 	buf = append(buf, header...)
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, payload)
@@ -141,5 +145,25 @@ func (k *hs256Key) sign(header string, payload []byte) string {
 	k.pool.Put(mac)
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, sum[:])
+	*sp = buf
 	return string(buf)
+}
+
+// scratch holds the buffers tokens are built in. Only the returned string
+// leaves an issuer; the buffer is cleared before it goes back.
+var scratch = sync.Pool{New: func() any {
+	b := make([]byte, 0, 1024)
+	return &b
+}}
+
+// putScratch clears the part of the buffer that was used and returns it to
+// the pool, unless an unusual token made it large.
+func putScratch(p *[]byte) {
+	b := *p
+	clear(b[:cap(b)])
+	if cap(b) > 8<<10 {
+		return
+	}
+	*p = b[:0]
+	scratch.Put(p)
 }

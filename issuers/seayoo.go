@@ -261,7 +261,9 @@ func (s *Seayoo) Issue(ctx context.Context, req Request) (Token, error) {
 
 	iat := s.clock().Unix()
 	exp := iat + int64(ttl/time.Second)
-	payload := make([]byte, 0, len(s.prefix)+len(sub)+64+len(s.extras))
+	sp := scratch.Get().(*[]byte)
+	defer putScratch(sp)
+	payload := slices.Grow((*sp)[:0], len(s.prefix)+len(sub)+64+len(s.extras))
 	payload = append(payload, s.prefix...)
 	payload = append(payload, sub...)
 	payload = append(payload, `,"iat":`...)
@@ -270,6 +272,7 @@ func (s *Seayoo) Issue(ctx context.Context, req Request) (Token, error) {
 	payload = strconv.AppendInt(payload, exp, 10)
 	payload = append(payload, `,"scope":"auth"`...)
 	payload = append(payload, s.extras...)
+	*sp = payload
 
 	return Token{
 		Token:     s.key.sign(seayooHeader, payload),

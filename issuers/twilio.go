@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -153,7 +154,9 @@ func (t *Twilio) Issue(ctx context.Context, req Request) (Token, error) {
 	iat := now.Unix()
 	exp := iat + ttlSeconds
 
-	payload := make([]byte, 0, 200+2*len(req.UserID)+2*len(req.RoomID))
+	sp := scratch.Get().(*[]byte)
+	defer putScratch(sp)
+	payload := slices.Grow((*sp)[:0], len(t.jtiPrefix)+len(t.tail)+96+2*len(req.UserID)+2*len(req.RoomID))
 	payload = append(payload, t.jtiPrefix...)
 	payload = strconv.AppendInt(payload, iat, 10)
 	payload = append(payload, `","grants":{"identity":`...)
@@ -168,6 +171,7 @@ func (t *Twilio) Issue(ctx context.Context, req Request) (Token, error) {
 	payload = append(payload, `,"exp":`...)
 	payload = strconv.AppendInt(payload, exp, 10)
 	payload = append(payload, t.tail...)
+	*sp = payload
 
 	return Token{
 		Token:     t.key.sign(t.header, payload),

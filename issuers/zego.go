@@ -304,18 +304,7 @@ func (z *Zego) Issue(ctx context.Context, req Request) (Token, error) {
 	if z.mode == ZegoCBC {
 		ivLen = aes.BlockSize
 	}
-	var rnd [4 + aes.BlockSize]byte
-	if _, err := io.ReadFull(z.rand, rnd[:4+ivLen]); err != nil {
-		return Token{}, errors.New("zego: cannot read random bytes")
-	}
-	now := z.clock()
-	pl := zegoPlain{
-		AppID:  z.appID,
-		UserID: req.UserID,
-		Nonce:  int32(binary.BigEndian.Uint32(rnd[:4]) & 0x7fffffff),
-		Ctime:  now.Unix(),
-	}
-	pl.Expire = pl.Ctime + int64(ttl/time.Second)
+	var payload string
 	if privilege {
 		p := zegoPayload{RoomID: req.RoomID, Privilege: zegoPrivilege{Login: 1}}
 		if req.Publish {
@@ -324,55 +313,75 @@ func (z *Zego) Issue(ctx context.Context, req Request) (Token, error) {
 		if len(req.StreamIDs) > 0 {
 			p.Streams = req.StreamIDs
 		}
-		pl.Payload = string(p.appendJSON(make([]byte, 0, 64+len(req.RoomID)+zegoStreamsLen(req.StreamIDs))))
+		payload = string(p.appendJSON(make([]byte, 0, 64+len(req.RoomID)+zegoStreamsLen(req.StreamIDs))))
 	}
-	// Room for the JSON and for the GCM tag or CBC padding, so that both
-	// usually seal in place (ids with <, > or & escape to six bytes each
-	// and may need more).
-	plain := pl.appendJSON(make([]byte, 0, 128+len(pl.UserID)+2*len(pl.Payload)+aes.BlockSize))
-	iv := rnd[4 : 4+ivLen]
+
+	// Everything is built in one pooled scratch buffer: the binary blob
+	// (expire, IV length, IV, ciphertext length, ciphertext, mode) with the
+	// JSON written where the ciphertext goes and sealed in place, then the
+	// base64 text after it. The token string is the only allocation.
+	hdr := 8 + 2 + ivLen + 2
+	sp := scratch.Get().(*[]byte)
+	defer putScratch(sp)
+	b := slices.Grow((*sp)[:0], hdr+160+len(req.UserID)+2*len(payload))[:hdr]
+	// The 4 nonce bytes land where expire's low half goes (read before it
+	// is written), the IV where it stays.
+	if _, err := io.ReadFull(z.rand, b[6:10+ivLen]); err != nil {
+		return Token{}, errors.New("zego: cannot read random bytes")
+	}
+	now := z.clock()
+	pl := zegoPlain{
+		AppID:   z.appID,
+		UserID:  req.UserID,
+		Nonce:   int32(binary.BigEndian.Uint32(b[6:10]) & 0x7fffffff),
+		Ctime:   now.Unix(),
+		Payload: payload,
+	}
+	pl.Expire = pl.Ctime + int64(ttl/time.Second)
+	b = pl.appendJSON(b)
+	plainLen := len(b) - hdr
 
 	// Refuse before encrypting a token our verifier would refuse for its
 	// length (only a long stream list can make one).
-	ctLen := len(plain) + z.gcm.Overhead()
+	ctLen := plainLen + z.gcm.Overhead()
 	if z.mode == ZegoCBC {
-		ctLen = len(plain) + aes.BlockSize - len(plain)%aes.BlockSize
+		ctLen = plainLen + aes.BlockSize - plainLen%aes.BlockSize
 	}
-	blobLen := 8 + 2 + ivLen + 2 + ctLen
+	blobLen := hdr + ctLen
 	if z.mode == ZegoGCM {
 		blobLen++ // the mode byte
 	}
-	tok := make([]byte, 2+base64.StdEncoding.EncodedLen(blobLen))
-	if len(tok) > zegoMaxToken {
+	tokLen := 2 + base64.StdEncoding.EncodedLen(blobLen)
+	if tokLen > zegoMaxToken {
 		return Token{}, badRequest("stream_ids", "too many stream ids: the token would be too long")
 	}
-
-	var ct []byte
+	// Room for the seal, the mode byte and the base64 text: nothing below
+	// reallocates, so the IV and the header stay where they are.
+	b = slices.Grow(b, blobLen-len(b)+tokLen)
+	iv := b[10 : 10+ivLen]
 	if z.mode == ZegoCBC {
-		// In place: Grow makes room for the padding when escaping made
-		// the JSON longer than the buffer was sized for.
-		ct = slices.Grow(plain, ctLen-len(plain))[:ctLen]
-		pad := ctLen - len(plain)
-		for i := len(plain); i < ctLen; i++ {
-			ct[i] = byte(pad)
+		b = b[:hdr+ctLen]
+		pad := byte(ctLen - plainLen)
+		for i := hdr + plainLen; i < len(b); i++ {
+			b[i] = pad
 		}
-		cipher.NewCBCEncrypter(z.block, iv).CryptBlocks(ct, ct)
+		cipher.NewCBCEncrypter(z.block, iv).CryptBlocks(b[hdr:], b[hdr:])
 	} else {
-		ct = z.gcm.Seal(plain[:0], iv, plain, nil)
+		b = z.gcm.Seal(b[:hdr], iv, b[hdr:], nil)
+		b = append(b, 1)
 	}
-	blob := make([]byte, 0, blobLen)
-	blob = binary.BigEndian.AppendUint64(blob, uint64(pl.Expire))
-	blob = binary.BigEndian.AppendUint16(blob, uint16(ivLen))
-	blob = append(blob, iv...)
-	blob = binary.BigEndian.AppendUint16(blob, uint16(len(ct)))
-	blob = append(blob, ct...)
-	if z.mode == ZegoGCM {
-		blob = append(blob, 1)
-	}
-	tok[0], tok[1] = '0', '4'
-	base64.StdEncoding.Encode(tok[2:], blob)
+	binary.BigEndian.PutUint64(b[0:8], uint64(pl.Expire))
+	binary.BigEndian.PutUint16(b[8:10], uint16(ivLen))
+	binary.BigEndian.PutUint16(b[10+ivLen:hdr], uint16(ctLen))
+
+	text := base64.StdEncoding.AppendEncode(b[blobLen:blobLen], b[:blobLen])
+	*sp = b[:blobLen+len(text)]
+	var tok strings.Builder
+	tok.Grow(tokLen)
+	tok.WriteString("04")
+	tok.Write(text)
 	return Token{
-		Token:     string(tok),
+		Token:     tok.String(),
 		UserID:    req.UserID,
 		IssuedAt:  time.Unix(pl.Ctime, 0),
 		ExpiresAt: time.Unix(pl.Expire, 0),
