@@ -600,7 +600,16 @@ func (r *runner) run(ctx context.Context) error {
 	var timeouts int64
 	for _, g := range groups {
 		for round := 1; round <= o.rounds; round++ {
-			for _, s := range g {
+			// Every other round runs the group backwards (A B C I, then
+			// I C B A): a drift of the machine's speed over a round then
+			// favours each side of a pair alike, also for pairs that are
+			// not next to each other.
+			order := g
+			if round%2 == 0 {
+				order = slices.Clone(g)
+				slices.Reverse(order)
+			}
+			for _, s := range order {
 				smp, err := r.measure(ctx, s)
 				if err != nil {
 					return fmt.Errorf("%s round %d: %w", s.id, round, err)
