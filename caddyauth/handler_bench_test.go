@@ -213,10 +213,8 @@ func benchIssuer(b *testing.B, iss TokenIssuer) caddyhttp.Handler {
 	if err := iss.(caddy.Provisioner).Provision(ctx); err != nil {
 		b.Fatal(err)
 	}
-	ih := &IssuerHandler{User: DefaultIssuerUser, logger: zap.NewNop(), issuer: iss,
-		name: iss.(caddy.Module).CaddyModule().ID.Name(), fields: iss.requestFields(), metrics: newHandlerMetrics(ctx)}
-	ih.issuedOK = ih.metrics.issued.WithLabelValues(ih.name, "ok")
-	ih.userKey = soloPlaceholder(ih.User)
+	ih := &IssuerHandler{User: DefaultIssuerUser, logger: zap.NewNop()}
+	ih.setIssuer(ctx, iss)
 	h := benchHandler(b)
 	return caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {

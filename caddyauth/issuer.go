@@ -116,13 +116,18 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 	if !ok {
 		return fmt.Errorf("module %T is not a gameauth issuer", mod)
 	}
+	h.setIssuer(ctx, iss)
+	return nil
+}
+
+// setIssuer sets iss and everything derived from it and from User.
+func (h *IssuerHandler) setIssuer(ctx caddy.Context, iss TokenIssuer) {
 	h.issuer = iss
 	h.name = iss.(caddy.Module).CaddyModule().ID.Name()
 	h.fields = iss.requestFields()
 	h.metrics = newHandlerMetrics(ctx)
 	h.issuedOK = h.metrics.issued.WithLabelValues(h.name, "ok")
 	h.userKey = soloPlaceholder(h.User)
-	return nil
 }
 
 // soloPlaceholder returns key when tmpl is exactly "{key}", a single

@@ -67,10 +67,8 @@ func TestIssuerAnswersConcurrent(t *testing.T) {
 	if err := iss.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h := &IssuerHandler{User: DefaultIssuerUser, logger: zap.NewNop(), issuer: iss, name: "twilio",
-		fields: iss.requestFields(), metrics: newHandlerMetrics(ctx)}
-	h.issuedOK = h.metrics.issued.WithLabelValues(h.name, "ok")
-	h.userKey = soloPlaceholder(h.User)
+	h := &IssuerHandler{User: DefaultIssuerUser, logger: zap.NewNop()}
+	h.setIssuer(ctx, iss)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
