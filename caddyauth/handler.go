@@ -44,6 +44,20 @@ type TokenVerifier interface {
 	VerifyRequest(r *http.Request, repl *caddy.Replacer, token string) (verifiers.Identity, error)
 }
 
+// routeRequirer is implemented by verifiers that can hold route
+// requirements of their own (a ZEGO room, a Twilio room).
+type routeRequirer interface {
+	hasRouteRequirements() bool
+}
+
+// identityPlaceholder reports whether a placeholder name is the verified
+// identity or an environment variable: the only values a header line or an
+// issuer's user template may use.
+func identityPlaceholder(name string) bool {
+	return strings.HasPrefix(name, userPlaceholderPrefix) && len(name) > len(userPlaceholderPrefix) ||
+		strings.HasPrefix(name, "env.") && len(name) > len("env.")
+}
+
 // defaultSourcer is implemented by verifiers whose tokens travel in a place
 // of their own by default (TapTap: X-LC-Session).
 type defaultSourcer interface {
@@ -273,6 +287,24 @@ func (h *Handler) Validate() error {
 			return fmt.Errorf("gameauth: header %q may not be set by gameauth", t.Name)
 		}
 	}
+	for _, t := range h.headers {
+		for _, name := range placeholderNames(t.Value) {
+			if !identityPlaceholder(name) {
+				return fmt.Errorf("gameauth: header %s: the value may only use {http.auth.user.*} and {env.*} placeholders, not {%s}: "+
+					"the header is stripped from requests as an identity header, and a value from the request would let a client choose it", t.Name, name)
+			}
+		}
+	}
+	if h.Optional {
+		if len(h.Require) > 0 {
+			return fmt.Errorf("gameauth: optional cannot be combined with require: a request without a token would pass the requirement unchecked")
+		}
+		for i, v := range h.verifiers {
+			if rr, ok := v.(routeRequirer); ok && rr.hasRouteRequirements() {
+				return fmt.Errorf("gameauth: optional cannot be combined with the room, stream or publish requirement of %s: a request without a token would pass it unchecked", h.providers[i])
+			}
+		}
+	}
 	for i, c := range h.ClaimHeaders {
 		if c != "id" && c != "provider" && (reservedClaim(c) || !validClaimName(c)) {
 			return fmt.Errorf("gameauth: claim_headers: %q is not id, provider or a claim name (lower case, digits and _)", c)
@@ -319,16 +351,21 @@ var errMissingToken = &verifiers.Error{Kind: verifiers.ErrInvalidToken, Reason: 
 // ServeHTTP strips identity headers, verifies the token and, on success
 // only, sets the identity headers and placeholders and calls next.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	// Rule 1: strip first, unconditionally, on every path.
+	// Rule 1: strip first, unconditionally, on every path: identity
+	// headers, Connection tokens naming them, identity trailers, and any
+	// identity an earlier gameauth handler on this route set.
 	h.stripper.strip(r.Header)
+	h.stripper.stripConnection(r.Header)
+	h.stripper.guardTrailers(r)
 
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	clearIdentity(repl)
 
 	if h.SkipPreflight && isPreflight(r) {
 		return next.ServeHTTP(w, r)
 	}
 
-	token, src, res := h.findToken(r)
+	token, _, res := h.findToken(r)
 	switch res {
 	case tokenAbsent:
 		if h.Optional {
@@ -365,10 +402,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.refuse(w, r, repl, err, token, provider)
 	}
 	if h.stripToken {
-		src.remove(r)
+		h.removeTokens(r)
 	}
 	h.inject(r, repl, &id)
 	return next.ServeHTTP(w, r)
+}
+
+// removeTokens deletes every token the request carries in any configured
+// source, not only the one that was verified: a second token the handler
+// did not read would otherwise reach the upstream unverified.
+func (h *Handler) removeTokens(r *http.Request) {
+	for i := range h.sources {
+		if _, res := h.sources[i].extract(r); res != tokenAbsent {
+			h.sources[i].remove(r)
+		}
+	}
 }
 
 // isPreflight reports whether r is a CORS preflight request.
@@ -440,7 +488,7 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, id *verifiers.Id
 	}
 	// The {http.auth.user.*} placeholders are answered lazily from the
 	// identity instead of being copied into the replacer one by one.
-	repl.Map((&identityVars{id: *id}).lookup)
+	setIdentity(repl, id)
 	for _, t := range h.headers {
 		v := repl.ReplaceAll(t.Value, "")
 		if v != "" && validHeaderValue(v) {
@@ -452,33 +500,6 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, id *verifiers.Id
 // usableClaim reports whether a claim becomes a header and a placeholder.
 func usableClaim(c verifiers.Claim) bool {
 	return c.Value != "" && !reservedClaim(c.Name) && validClaimName(c.Name) && validHeaderValue(c.Value)
-}
-
-// identityVars answers the {http.auth.user.*} placeholders of a verified
-// identity: id, provider and each usable claim.
-type identityVars struct {
-	id verifiers.Identity
-}
-
-const userPlaceholderPrefix = "http.auth.user."
-
-func (v *identityVars) lookup(key string) (any, bool) {
-	name, ok := strings.CutPrefix(key, userPlaceholderPrefix)
-	if !ok {
-		return nil, false
-	}
-	switch name {
-	case "id":
-		return v.id.Subject, true
-	case "provider":
-		return v.id.Provider, true
-	}
-	for _, c := range v.id.Claims {
-		if c.Name == name && usableClaim(c) {
-			return c.Value, true
-		}
-	}
-	return nil, false
 }
 
 // refuse answers a request that may not pass: the reason goes in the
@@ -497,12 +518,12 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, repl *caddy.Rep
 			w.Header().Set("WWW-Authenticate", h.challenge("invalid_token", reason))
 		}
 		if ce := h.logger.Check(zapcore.DebugLevel, "token rejected"); ce != nil {
-			ce.Write(zap.String("reason", reason), tokenField(token), zap.String("uri", r.RequestURI))
+			ce.Write(zap.String("reason", reason), tokenField(token), zap.String("path", r.URL.Path))
 		}
 	case http.StatusForbidden:
 		w.Header().Set("WWW-Authenticate", h.challenge("insufficient_scope", reason))
 		if ce := h.logger.Check(zapcore.DebugLevel, "token lacks privilege"); ce != nil {
-			ce.Write(zap.String("reason", reason), tokenField(token), zap.String("uri", r.RequestURI))
+			ce.Write(zap.String("reason", reason), tokenField(token), zap.String("path", r.URL.Path))
 		}
 	default:
 		var ve *verifiers.Error

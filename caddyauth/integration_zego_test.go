@@ -29,6 +29,8 @@ const zegoCaddyfile = `
 			app_id 1234567890
 			secret {env.ZEGO_SERVER_SECRET}
 			ttl 2h
+			allow_publish
+			allow_streams s*
 		}
 	}
 	route /tokens/lobby/* {
@@ -182,7 +184,7 @@ func TestIntegrationZego(t *testing.T) {
 	})
 
 	t.Run("GET with query fields", func(t *testing.T) {
-		r := get(t, base+"/tokens/zego?room_id=lobby&publish=true", login)
+		r := get(t, base+"/tokens/zego?room_id=lobby&publish=true&stream_ids=s1", login)
 		if r.status != 200 {
 			t.Fatalf("status %d %s", r.status, r.body)
 		}
@@ -264,7 +266,7 @@ func TestIntegrationZego(t *testing.T) {
 		if m["room_id"] != "room-9" {
 			t.Errorf("room_id %v", m["room_id"])
 		}
-		if r := issue(t, "/tokens/lobby/room-9", `{"room_id":"room-10"}`, login); r.status != http.StatusBadRequest {
+		if r := issue(t, "/tokens/lobby/room-9", `{"room_id":"room-10"}`, login); r.status != http.StatusForbidden {
 			t.Errorf("other room: status %d", r.status)
 		}
 		// The CBC token is accepted by the verifier too.

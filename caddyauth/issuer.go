@@ -82,6 +82,20 @@ type IssuerHandler struct {
 	// request names none. Default: any valid room.
 	Rooms []string `json:"rooms,omitempty"`
 
+	// AllowPublish lets a request ask for the publish privilege (ZEGO);
+	// without it a request that asks is refused with 403. Without
+	// AllowStreams the privilege covers every stream of the room.
+	// Default: false
+	AllowPublish bool `json:"allow_publish,omitempty"`
+
+	// AllowStreams lets a request name stream ids (ZEGO stream_ids), each
+	// of which must match one entry: a template (e.g.
+	// {http.auth.user.id}_main), or a template ending in * for every id
+	// that starts with its value ({http.auth.user.id}_*). When set, a
+	// request for the publish privilege must name its streams, so a token
+	// never publishes every stream. Default: none (stream_ids refused).
+	AllowStreams []string `json:"allow_streams,omitempty"`
+
 	issuer   TokenIssuer
 	name     string
 	fields   issuerFields
@@ -164,6 +178,23 @@ func (h *IssuerHandler) Validate() error {
 	if len(h.Rooms) > 0 && !h.fields.room {
 		return fmt.Errorf("gameauth_issuer: rooms is set but this issuer takes no room")
 	}
+	if h.AllowPublish && !h.fields.publish {
+		return fmt.Errorf("gameauth_issuer: allow_publish is set but this issuer has no publish privilege")
+	}
+	if len(h.AllowStreams) > 0 && !h.fields.streams {
+		return fmt.Errorf("gameauth_issuer: allow_streams is set but this issuer takes no stream ids")
+	}
+	for _, st := range h.AllowStreams {
+		if strings.TrimSuffix(st, "*") == "" || strings.Contains(strings.TrimSuffix(st, "*"), "*") {
+			return fmt.Errorf("gameauth_issuer: allow_streams %q: want a template, optionally ending in *", st)
+		}
+	}
+	if len(h.Rooms) > maxPolicyEntries || len(h.AllowStreams) > maxPolicyEntries {
+		return fmt.Errorf("gameauth_issuer: rooms and allow_streams take at most %d entries each", maxPolicyEntries)
+	}
+	if err := checkUserTemplate(h.User); err != nil {
+		return err
+	}
 	for _, r := range h.Rooms {
 		if r == "" {
 			return fmt.Errorf("gameauth_issuer: empty entry in rooms")
@@ -212,12 +243,20 @@ func (a *tokenAnswer) appendJSON(dst []byte) []byte {
 	return append(dst, '}')
 }
 
-type requestProblem struct{ msg string }
+type requestProblem struct {
+	msg       string
+	forbidden bool // a privilege the route's policy does not grant: 403
+}
 
 func (p *requestProblem) Error() string { return p.msg }
 
 func problem(format string, args ...any) error {
 	return &requestProblem{msg: fmt.Sprintf(format, args...)}
+}
+
+// denied is a request for a privilege the route's policy does not grant.
+func denied(msg string) error {
+	return &requestProblem{msg: msg, forbidden: true}
 }
 
 // ServeHTTP issues a token for the verified user.
@@ -241,6 +280,9 @@ func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cadd
 	}
 	req := issuers.Request{UserID: user, StreamIDs: tr.StreamIDs, Publish: tr.Publish}
 	if req.RoomID, err = h.room(repl, tr); err != nil {
+		return h.badRequest(w, repl, err)
+	}
+	if err := h.privileges(repl, &req); err != nil {
 		return h.badRequest(w, repl, err)
 	}
 
@@ -313,7 +355,7 @@ func (h *IssuerHandler) room(repl *caddy.Replacer, tr tokenRequest) (string, err
 			return room, nil
 		}
 	}
-	return "", problem("room_id: not a room this route issues tokens for")
+	return "", denied("room_id: not a room this route issues tokens for")
 }
 
 // readRequest reads the optional request fields and refuses any other.
@@ -472,21 +514,25 @@ func unknownField(k string) error {
 // fault and never echoes request values.
 func (h *IssuerHandler) badRequest(w http.ResponseWriter, repl *caddy.Replacer, err error) error {
 	msg := "bad request"
+	status, code, outcome := http.StatusBadRequest, "invalid_request", "bad_request"
 	var p *requestProblem
 	var re *issuers.RequestError
 	switch {
 	case errors.As(err, &p):
 		msg = p.msg
+		if p.forbidden {
+			status, code, outcome = http.StatusForbidden, "insufficient_scope", "forbidden"
+		}
 	case errors.As(err, &re):
 		msg = re.Error()
 	}
 	repl.Set(ErrorPlaceholder, msg)
-	h.metrics.issue(h.name, "bad_request")
-	body, _ := json.Marshal(map[string]string{"error": "invalid_request", "error_description": msg})
+	h.metrics.issue(h.name, outcome)
+	body, _ := json.Marshal(map[string]string{"error": code, "error_description": msg})
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusBadRequest)
+	w.WriteHeader(status)
 	_, werr := w.Write(body)
 	return werr
 }
@@ -504,6 +550,8 @@ func parseGameauthIssuer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, e
 //	gameauth_issuer [<matcher>] <zego|twilio|cloudbase> {
 //		user  <template>
 //		rooms <template>...
+//		allow_publish
+//		allow_streams <template>[*]...
 //		<options of the issuer>
 //	}
 func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -532,6 +580,14 @@ func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "rooms":
 			if err := p.list(&h.Rooms); err != nil {
+				return err
+			}
+		case "allow_publish":
+			if err := p.flag(&h.AllowPublish); err != nil {
+				return err
+			}
+		case "allow_streams":
+			if err := p.list(&h.AllowStreams); err != nil {
 				return err
 			}
 		default:

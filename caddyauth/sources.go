@@ -213,6 +213,11 @@ func parseBearer(v string) (string, extractResult) {
 		return "", tokenMalformed
 	}
 	if rest[0] != ' ' {
+		if rest[0] < ' ' || rest[0] == 0x7f {
+			// "Bearer<TAB>x": not RFC 6750, but a lenient upstream
+			// would read a token there. Refused, never forwarded.
+			return "", tokenMalformed
+		}
 		// "Bearerxyz" is not the Bearer scheme.
 		return "", tokenAbsent
 	}
