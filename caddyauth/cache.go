@@ -20,7 +20,7 @@ type tokenCache struct {
 	// accepted tokens are remembered, by their SHA-256 (never the token);
 	// an entry takes about 0.7 KiB for a typical Seayoo token. Route
 	// requirements (room, stream, require) are checked on every request.
-	// -1 turns the cache off. Default: 10000
+	// -1 turns the cache off. Default: 10000, at most 1000000
 	CacheSize int `json:"cache_size,omitempty"`
 
 	verify verifiers.Verifier
@@ -34,6 +34,8 @@ func (c *tokenCache) build(name string, v verifiers.Verifier) error {
 		return nil
 	case c.CacheSize < -1:
 		return fmt.Errorf("%s: cache_size must be a positive number of entries, or -1 (off)", name)
+	case c.CacheSize > maxTokenCacheSize:
+		return fmt.Errorf("%s: cache_size %d exceeds the maximum of %d entries: %s", name, c.CacheSize, maxTokenCacheSize, whyCacheSize)
 	}
 	size := c.CacheSize
 	if size == 0 {
@@ -41,7 +43,7 @@ func (c *tokenCache) build(name string, v verifiers.Verifier) error {
 	}
 	cached, err := verifiers.NewCached(v, verifiers.CacheConfig{Size: size})
 	if err != nil {
-		return prefixed(name, err)
+		return renamed(name, err)
 	}
 	c.verify = cached
 	return nil

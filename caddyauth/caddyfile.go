@@ -211,7 +211,7 @@ func (p *optionParser) duration(dst *caddy.Duration) error {
 		return p.d.Errf("%s: %v", p.cur, err)
 	}
 	if dur < 0 {
-		return p.d.Errf("negative duration %s", s)
+		return p.d.Errf("%s: %s is negative", p.cur, s)
 	}
 	*dst = caddy.Duration(dur)
 	return nil

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -57,16 +58,17 @@ type CloudBasePublicKey struct {
 type CloudBaseVerifier struct {
 	// CredentialsFiles are custom-login key files as the CloudBase console
 	// writes them; the public key and key id are taken from each. Default:
-	// none; one of CredentialsFiles or PublicKeys is required.
+	// none; one of CredentialsFiles or PublicKeys is required, at most 8
+	// together.
 	CredentialsFiles []string `json:"credentials_files,omitempty"`
 	// PublicKeys are public keys with their key ids, so the verifier never
-	// needs the private key. Default: none.
+	// needs the private key. Default: none; at most 8 with CredentialsFiles.
 	PublicKeys []CloudBasePublicKey `json:"public_keys,omitempty"`
 	// EnvID is the CloudBase environment the ticket's env must equal.
 	// Default: the env_id of the first credentials file; required with
 	// public keys only.
 	EnvID string `json:"env_id,omitempty"`
-	// Leeway is the clock skew allowed on exp. Default: 0.
+	// Leeway is the clock skew allowed on exp. Default: 0, at most 5m.
 	Leeway caddy.Duration `json:"leeway,omitempty"`
 	tokenCache
 
@@ -83,11 +85,27 @@ func (CloudBaseVerifier) CaddyModule() caddy.ModuleInfo {
 
 // Provision reads the key files and builds the verifier.
 func (c *CloudBaseVerifier) Provision(caddy.Context) error {
+	if err := checkDuration("cloudbase", "leeway", c.Leeway, maxLeeway, whyLeeway); err != nil {
+		return err
+	}
+	if n := len(c.CredentialsFiles) + len(c.PublicKeys); n > maxKeys {
+		return fmt.Errorf("cloudbase: %d keys (credentials_file and public_key together) exceed the maximum of %d: %s", n, maxKeys, whyKeys)
+	}
 	envID, err := resolveSecret(caddy.NewReplacer(), "cloudbase: env_id", c.EnvID, false)
 	if err != nil {
 		return err
 	}
 	var keys []verifiers.CloudBaseKey
+	var keyFiles []string // the option and file each key came from
+	add := func(key verifiers.CloudBaseKey, from string) error {
+		for i, k := range keys {
+			if k.ID == key.ID {
+				return fmt.Errorf("cloudbase: the key id of %s repeats that of %s", from, keyFiles[i])
+			}
+		}
+		keys, keyFiles = append(keys, key), append(keyFiles, from)
+		return nil
+	}
 	for _, f := range c.CredentialsFiles {
 		data, err := readKeyFile("cloudbase: credentials_file", f)
 		if err != nil {
@@ -102,7 +120,9 @@ func (c *CloudBaseVerifier) Provision(caddy.Context) error {
 		} else if fileEnv != "" && fileEnv != envID {
 			return fmt.Errorf("cloudbase: credentials_file %s is for another environment than env_id %s", f, envID)
 		}
-		keys = append(keys, key)
+		if err := add(key, "credentials_file "+f); err != nil {
+			return err
+		}
 	}
 	for _, pk := range c.PublicKeys {
 		data, err := readKeyFile("cloudbase: public_key", pk.File)
@@ -116,7 +136,9 @@ func (c *CloudBaseVerifier) Provision(caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("cloudbase: public_key %s: %w", pk.File, err)
 		}
-		keys = append(keys, key)
+		if err := add(key, "public_key "+pk.File); err != nil {
+			return err
+		}
 	}
 	if len(keys) == 0 {
 		return fmt.Errorf("cloudbase: credentials_file or public_key is required")
@@ -126,7 +148,7 @@ func (c *CloudBaseVerifier) Provision(caddy.Context) error {
 	}
 	c.v, err = verifiers.NewCloudBase(verifiers.CloudBaseConfig{EnvID: envID, Keys: keys, Leeway: td(c.Leeway)})
 	if err != nil {
-		return prefixed("cloudbase", err)
+		return renamed("cloudbase", err, "EnvID", "env_id")
 	}
 	return c.build("cloudbase", c.v)
 }
@@ -184,9 +206,12 @@ type CloudBaseIssuer struct {
 	// EnvID is the CloudBase environment; it must match the key file's.
 	// Required.
 	EnvID string `json:"env_id,omitempty"`
-	// Refresh is the refresh interval written in the ticket. Default: 1h
+	// Refresh is the refresh interval written in the ticket. Default: 1h;
+	// at least 1s, at most 24h and at most Expire.
 	Refresh caddy.Duration `json:"refresh,omitempty"`
-	// Expire is how long the login the ticket opens lasts. Default: 168h
+	// Expire is how long the login the ticket opens lasts. Default: 168h;
+	// at least 1s, at most 720h (30 days, how long CloudBase's own refresh
+	// tokens last).
 	Expire caddy.Duration `json:"expire,omitempty"`
 
 	iss *issuers.CloudBase
@@ -202,6 +227,9 @@ func (CloudBaseIssuer) CaddyModule() caddy.ModuleInfo {
 
 // Provision reads the key file and builds the issuer.
 func (c *CloudBaseIssuer) Provision(caddy.Context) error {
+	if err := c.checkBounds(); err != nil {
+		return err
+	}
 	data, err := readKeyFile("cloudbase issuer: credentials_file", c.CredentialsFile)
 	if err != nil {
 		return err
@@ -217,7 +245,42 @@ func (c *CloudBaseIssuer) Provision(caddy.Context) error {
 		Expire:          td(c.Expire),
 	})
 	if err != nil {
-		return fmt.Errorf("cloudbase issuer: credentials_file %s: %w", c.CredentialsFile, err)
+		return renamed("cloudbase issuer", fmt.Errorf("credentials_file %s: %w", c.CredentialsFile, err),
+			"cloudbase: ", "", "CredentialsJSON: ", "", "EnvID", "env_id")
+	}
+	return nil
+}
+
+// Bounds of the CloudBase issuer's options.
+const (
+	// cloudBaseMaxRefresh bounds refresh: how long a client keeps its
+	// access without renewing it.
+	cloudBaseMaxRefresh = 24 * time.Hour
+	// cloudBaseMaxExpire bounds expire: 30 days, how long CloudBase's own
+	// refresh tokens last.
+	cloudBaseMaxExpire = 30 * 24 * time.Hour
+	// cloudBaseDefaultExpire is the library's (and the SDK's) default
+	// expire, which refresh is compared with.
+	cloudBaseDefaultExpire = 7 * 24 * time.Hour
+)
+
+// checkBounds refuses refresh and expire out of their bounds, naming them.
+func (c *CloudBaseIssuer) checkBounds() error {
+	const mod = "cloudbase issuer"
+	expire := c.Expire
+	if expire == 0 {
+		expire = caddy.Duration(cloudBaseDefaultExpire)
+	}
+	for _, err := range []error{
+		checkDuration(mod, "refresh", c.Refresh, cloudBaseMaxRefresh, "a client keeps its access that long without renewing it"),
+		checkDuration(mod, "expire", c.Expire, cloudBaseMaxExpire, "a login cannot be revoked before it expires"),
+		checkDurationMin(mod, "refresh", c.Refresh, time.Second, "the client would renew its access all the time"),
+		checkDurationMin(mod, "expire", c.Expire, time.Second, "the login would end at once"),
+		checkNotAbove(mod, "refresh", c.Refresh, "expire", expire, "a login cannot be refreshed after it ends"),
+	} {
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -251,6 +314,8 @@ func (c *CloudBaseIssuer) unmarshalOption(p *optionParser, name string) error {
 //		refresh          <duration>
 //		expire           <duration>
 //	}
+//
+// refresh is at most 24h and at most expire, expire at most 720h.
 func (c *CloudBaseIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return unmarshalIssuerBlock(d, c)
 }

@@ -66,7 +66,7 @@ func TestGameauthTokenCommand(t *testing.T) {
 	})
 
 	t.Run("twilio", func(t *testing.T) {
-		acct, sid, secret := "AC0123456789abcdef0123456789abcdef", "SKfedcba9876543210fedcba9876543210", "s3cret"
+		acct, sid, secret := "AC0123456789abcdef0123456789abcdef", "SKfedcba9876543210fedcba9876543210", "s3cret-api-key-secret"
 		tok, err := mintToken(ctx, tokenOptions{kind: "twilio", user: "bob", accountSID: acct, apiKeySID: sid, secretFile: writeFile(t, "tw", secret), room: "squad"})
 		if err != nil {
 			t.Fatal(err)

@@ -259,7 +259,7 @@ func BenchmarkIssueZegoRoute(b *testing.B) {
 // BenchmarkIssueTwilioRoute is BenchmarkIssueZegoRoute for Twilio.
 func BenchmarkIssueTwilioRoute(b *testing.B) {
 	benchIssue(b, benchIssuer(b, &TwilioIssuer{AccountSID: "AC0123456789abcdef0123456789abcdef",
-		APIKeySID: "SKfedcba9876543210fedcba9876543210", APIKeySecret: "demo-secret"}))
+		APIKeySID: "SKfedcba9876543210fedcba9876543210", APIKeySecret: "demo-twilio-api-key-secret"}))
 }
 
 // BenchmarkIssueRouteFloor is the same request answered by a handler that

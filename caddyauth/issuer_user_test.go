@@ -63,7 +63,7 @@ func TestIssuerAnswersConcurrent(t *testing.T) {
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
 	iss := &TwilioIssuer{AccountSID: "AC0123456789abcdef0123456789abcdef",
-		APIKeySID: "SKfedcba9876543210fedcba9876543210", APIKeySecret: "demo-secret"}
+		APIKeySID: "SKfedcba9876543210fedcba9876543210", APIKeySecret: "demo-twilio-api-key-secret"}
 	if err := iss.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}

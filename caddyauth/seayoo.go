@@ -2,6 +2,7 @@ package caddyauth
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -16,11 +17,12 @@ func init() {
 // SeayooVerifier verifies Seayoo Combo SDK identity tokens (HS256 JWTs
 // signed with the game's secret key).
 type SeayooVerifier struct {
-	// Secret is the game's secret key (it starts with sk_), usually given as
-	// {env.SEAYOO_SECRET_KEY} or {file./path}. Required unless Secrets is set.
+	// Secret is the game's secret key (sk_ and at least 6 more characters),
+	// usually given as {env.SEAYOO_SECRET_KEY} or {file./path}. Required
+	// unless Secrets is set.
 	Secret string `json:"secret,omitempty"`
 	// Secrets are more secret keys accepted besides Secret, tried in order,
-	// for rotation without downtime. Default: none.
+	// for rotation without downtime. Default: none; at most 8 with Secret.
 	Secrets []string `json:"secrets,omitempty"`
 	// GameID is the game id Seayoo assigned; the token's aud must contain
 	// it. Required.
@@ -29,7 +31,7 @@ type SeayooVerifier struct {
 	// Default: https://api.seayoo.com (use https://api.seayoo.io for global).
 	Issuer string `json:"issuer,omitempty"`
 	// Leeway is the clock skew allowed on exp and nbf. Default: 0, like
-	// the official SDK.
+	// the official SDK; at most 5m.
 	Leeway caddy.Duration `json:"leeway,omitempty"`
 	tokenCache
 
@@ -46,13 +48,11 @@ func (SeayooVerifier) CaddyModule() caddy.ModuleInfo {
 
 // Provision resolves the secrets and builds the verifier.
 func (s *SeayooVerifier) Provision(ctx caddy.Context) error {
-	repl := caddy.NewReplacer()
-	var raw []string
-	if s.Secret != "" {
-		raw = append(raw, s.Secret)
+	if err := checkDuration("seayoo", "leeway", s.Leeway, maxLeeway, whyLeeway); err != nil {
+		return err
 	}
-	raw = append(raw, s.Secrets...)
-	secrets, err := resolveSecrets(repl, "seayoo: secret", raw, true)
+	repl := caddy.NewReplacer()
+	secrets, err := resolveKeySecrets(repl, "seayoo", secretOptions(s.Secret, s.Secrets), seayooSecretProblem)
 	if err != nil {
 		return err
 	}
@@ -71,9 +71,27 @@ func (s *SeayooVerifier) Provision(ctx caddy.Context) error {
 		Leeway:  td(s.Leeway),
 	})
 	if err != nil {
-		return prefixed("seayoo", err)
+		return renamed("seayoo", err, "GameID", "game_id", "Issuer", "issuer")
 	}
 	return s.build("seayoo", s.v)
+}
+
+// seayooMinSecret is the shortest Seayoo secret key: "sk_" and 6 more
+// characters (the documentation's example key, sk_secret, has 6).
+const seayooMinSecret = len("sk_") + 6
+
+// seayooSecretProblem says what is wrong with a Seayoo secret key, in
+// words that never include it, or "".
+func seayooSecretProblem(s string) string {
+	switch {
+	case !strings.HasPrefix(s, "sk_"):
+		return `must start with "sk_", as Seayoo secret keys do`
+	case len(s) < seayooMinSecret:
+		return `is too short: want "sk_" and at least 6 more characters, so that it cannot be guessed`
+	case hasSpaceOrControl(s):
+		return "must not contain spaces or control characters (a trailing newline from a file?)"
+	}
+	return ""
 }
 
 // VerifyRequest verifies a Seayoo identity token.

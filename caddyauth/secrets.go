@@ -1,6 +1,7 @@
 package caddyauth
 
 import (
+	"crypto/subtle"
 	"fmt"
 	"strings"
 
@@ -29,31 +30,6 @@ func resolveSecret(repl *caddy.Replacer, field, raw string, required bool) (stri
 	return v, nil
 }
 
-// resolveSecrets resolves a list of secrets, one or more of which are
-// required when required is set.
-func resolveSecrets(repl *caddy.Replacer, field string, raw []string, required bool) ([]string, error) {
-	if len(raw) == 0 && required {
-		return nil, fmt.Errorf("%s is required", field)
-	}
-	out := make([]string, 0, len(raw))
-	for i, r := range raw {
-		v, err := resolveSecret(repl, fmt.Sprintf("%s[%d]", field, i), r, true)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-// prefixed puts "prefix: " before err's text unless the library already did.
-func prefixed(prefix string, err error) error {
-	if strings.HasPrefix(err.Error(), strings.Fields(prefix)[0]+":") {
-		return err
-	}
-	return fmt.Errorf("%s: %w", prefix, err)
-}
-
 // secretField is one configuration value to resolve at provision.
 type secretField struct {
 	name     string  // the field's name in errors, e.g. "api_key_sid"
@@ -73,4 +49,79 @@ func resolveFields(repl *caddy.Replacer, prefix string, fields ...secretField) e
 		*f.dst = v
 	}
 	return nil
+}
+
+// namedValue is one configured value with the words that name it in
+// errors: "secret", "secrets #2", "key #1 secret".
+type namedValue struct {
+	name string
+	raw  string
+}
+
+// secretOptions lists the values of a module's secret option and then of
+// its secrets option, in the order they are tried.
+func secretOptions(one string, more []string) []namedValue {
+	var out []namedValue
+	if one != "" {
+		out = append(out, namedValue{"secret", one})
+	}
+	for i, s := range more {
+		out = append(out, namedValue{fmt.Sprintf("secrets #%d", i+1), s})
+	}
+	return out
+}
+
+// resolveKeySecrets resolves the secrets of module (placeholders), refuses
+// none, more than maxKeys, one that check finds a problem with, and a
+// repeated one. check returns the problem in words that never include the
+// secret, or "".
+func resolveKeySecrets(repl *caddy.Replacer, module string, vals []namedValue, check func(string) string) ([]string, error) {
+	if len(vals) == 0 {
+		return nil, fmt.Errorf("%s: secret is required", module)
+	}
+	if len(vals) > maxKeys {
+		return nil, fmt.Errorf("%s: %d secrets (secret and secrets together) exceed the maximum of %d: %s", module, len(vals), maxKeys, whyTriedKeys)
+	}
+	out := make([]string, 0, len(vals))
+	for i, v := range vals {
+		s, err := resolveSecret(repl, module+": "+v.name, v.raw, true)
+		if err != nil {
+			return nil, err
+		}
+		if problem := check(s); problem != "" {
+			return nil, fmt.Errorf("%s: %s %s", module, v.name, problem)
+		}
+		for j := range i {
+			if subtle.ConstantTimeCompare([]byte(out[j]), []byte(s)) == 1 {
+				return nil, fmt.Errorf("%s: %s repeats %s", module, v.name, vals[j].name)
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// hasSpaceOrControl reports whether s has a space or a control character:
+// in a secret, usually a newline read from a file.
+func hasSpaceOrControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// renamed puts "module: " before a library error, with the library's Go
+// field names replaced by the option names (pairs of old, new; longer
+// names first), for the errors the module does not check itself first.
+func renamed(module string, err error, pairs ...string) error {
+	msg := err.Error()
+	if len(pairs) > 0 {
+		msg = strings.NewReplacer(pairs...).Replace(msg)
+	}
+	if lib, _, ok := strings.Cut(msg, ":"); ok && strings.Fields(module)[0] == lib {
+		msg = strings.TrimSpace(msg[len(lib)+1:])
+	}
+	return fmt.Errorf("%s: %s", module, msg)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -33,17 +34,19 @@ type TapTapVerifier struct {
 	ClientToken string `json:"client_token,omitempty"`
 	// ServerSecret is the TDS Server Secret (Master Key), sent with ",master".
 	ServerSecret string `json:"server_secret,omitempty"`
-	// Timeout bounds each call to LeanCloud. Default: 3s
+	// Timeout bounds each call to LeanCloud. Default: 3s, at most 30s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 	// CacheTTL is how long a valid session is remembered; a revoked
-	// session stays valid for up to this long. Default: 60s
+	// session stays valid for up to this long. Default: 60s, at most 10m.
 	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
 	// NegativeTTL is how long an invalid session is remembered. Default: 5s
+	// (or CacheTTL if shorter), at most CacheTTL.
 	NegativeTTL caddy.Duration `json:"negative_ttl,omitempty"`
-	// CacheSize caps the number of remembered answers. Default: 10000
+	// CacheSize caps the number of remembered answers. Default: 10000, at
+	// most 1000000.
 	CacheSize int `json:"cache_size,omitempty"`
 	// MaxInFlight caps concurrent calls to LeanCloud; requests over it get
-	// 503. Default: 32
+	// 503. Default: 32, at most 1024.
 	MaxInFlight int `json:"max_in_flight,omitempty"`
 
 	v       *verifiers.TapTap
@@ -68,6 +71,9 @@ func (t *TapTapVerifier) Provision(ctx caddy.Context) error {
 // provisionWithClient is Provision with an HTTP client of the caller's
 // (tests); nil means the verifier's own.
 func (t *TapTapVerifier) provisionWithClient(ctx caddy.Context, client *http.Client) error {
+	if err := t.checkBounds(); err != nil {
+		return err
+	}
 	var server, id, tok, master string
 	err := resolveFields(caddy.NewReplacer(), "taptap",
 		secretField{"server", t.Server, &server, true},
@@ -92,7 +98,7 @@ func (t *TapTapVerifier) provisionWithClient(ctx caddy.Context, client *http.Cli
 	if client != nil {
 		// A caller's client (tests) is not shared.
 		if t.v, err = verifiers.NewTapTap(cfg); err != nil {
-			return prefixed("taptap", err)
+			return renamed("taptap", err, tapFieldNames...)
 		}
 	} else {
 		// The verifier, and so its cache, is shared by every config that
@@ -107,11 +113,54 @@ func (t *TapTapVerifier) provisionWithClient(ctx caddy.Context, client *http.Cli
 			return tapShared{v}, nil
 		})
 		if err != nil {
-			return prefixed("taptap", err)
+			return renamed("taptap", err, tapFieldNames...)
 		}
 		t.v = val.(tapShared).TapTap
 	}
 	t.untrack = trackTapTap(ctx.GetMetricsRegistry(), t)
+	return nil
+}
+
+// Bounds of the TapTap options.
+const (
+	// tapMaxTimeout bounds timeout: each call holds a request and one of
+	// max_in_flight slots for that long.
+	tapMaxTimeout = 30 * time.Second
+	// tapMaxCacheTTL bounds cache_ttl: a session revoked at LeanCloud stays
+	// accepted for up to cache_ttl.
+	tapMaxCacheTTL = 10 * time.Minute
+	// tapDefaultCacheTTL is the library's default cache_ttl, which
+	// negative_ttl is compared with.
+	tapDefaultCacheTTL = 60 * time.Second
+	// tapMaxInFlight bounds max_in_flight: each call is a connection to
+	// LeanCloud, which enforces rate limits of its own.
+	tapMaxInFlight = 1024
+)
+
+// tapFieldNames maps the library's field names to the options, for the
+// errors the module does not check itself first (longer names first).
+var tapFieldNames = []string{"ServerSecret", "server_secret", "ClientToken", "client_token", "ClientID", "client_id", "Server", "server"}
+
+// checkBounds refuses a duration, size or count option out of its bounds,
+// naming the option.
+func (t *TapTapVerifier) checkBounds() error {
+	const mod = "taptap"
+	cacheTTL := t.CacheTTL
+	if cacheTTL == 0 {
+		cacheTTL = caddy.Duration(tapDefaultCacheTTL)
+	}
+	for _, err := range []error{
+		checkDuration(mod, "timeout", t.Timeout, tapMaxTimeout, "each call holds a request and a max_in_flight slot that long"),
+		checkDuration(mod, "cache_ttl", t.CacheTTL, tapMaxCacheTTL, "a session revoked at LeanCloud stays accepted for up to cache_ttl"),
+		checkNotAbove(mod, "negative_ttl", t.NegativeTTL, "cache_ttl", cacheTTL, "an unknown session must not be remembered longer than a valid one"),
+		checkDuration(mod, "negative_ttl", t.NegativeTTL, tapMaxCacheTTL, "negative_ttl is at most cache_ttl"),
+		checkCount(mod, "cache_size", t.CacheSize, maxTokenCacheSize, "entries", whyCacheSize),
+		checkCount(mod, "max_in_flight", t.MaxInFlight, tapMaxInFlight, "calls", "each call is a connection to LeanCloud, which enforces rate limits of its own"),
+	} {
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -174,6 +223,9 @@ func (t *TapTapVerifier) defaultSources() []TokenSource {
 //		cache_size    <entries>
 //		max_in_flight <calls>
 //	}
+//
+// timeout is at most 30s, cache_ttl at most 10m, negative_ttl at most
+// cache_ttl, cache_size at most 1000000 and max_in_flight at most 1024.
 func (t *TapTapVerifier) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return parseBlock(d, func(p *optionParser, name string) error {
 		switch name {

@@ -3,6 +3,8 @@ package caddyauth
 import (
 	"fmt"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -20,7 +22,8 @@ func init() {
 type TwilioAPIKey struct {
 	// SID is the API key SID (SK followed by 32 hex digits).
 	SID string `json:"sid"`
-	// Secret is the API key secret, usually {env.NAME} or {file./path}.
+	// Secret is the API key secret, usually {env.NAME} or {file./path}; at
+	// least 16 characters (Twilio's have 32).
 	Secret string `json:"secret"`
 }
 
@@ -31,15 +34,16 @@ type TwilioVerifier struct {
 	// APIKeySID is the SID of the API key that signs tokens. Required
 	// unless Keys is set.
 	APIKeySID string `json:"api_key_sid,omitempty"`
-	// APIKeySecret is the secret of APIKeySID.
+	// APIKeySecret is the secret of APIKeySID: at least 16 characters
+	// (Twilio's have 32).
 	APIKeySecret string `json:"api_key_secret,omitempty"`
 	// Keys are more API keys accepted, selected by the token's iss, for
-	// rotation. Default: none.
+	// rotation. Default: none; at most 8 with APIKeySID.
 	Keys []TwilioAPIKey `json:"keys,omitempty"`
 	// Room is a template; when set, the token's video room grant must
 	// equal its value, else 403. Default: not checked.
 	Room string `json:"room,omitempty"`
-	// Leeway is the clock skew allowed on exp and nbf. Default: 0.
+	// Leeway is the clock skew allowed on exp and nbf. Default: 0, at most 5m.
 	Leeway caddy.Duration `json:"leeway,omitempty"`
 	tokenCache
 
@@ -56,34 +60,103 @@ func (TwilioVerifier) CaddyModule() caddy.ModuleInfo {
 
 // Provision resolves the secrets and builds the verifier.
 func (t *TwilioVerifier) Provision(caddy.Context) error {
+	if err := checkDuration("twilio", "leeway", t.Leeway, maxLeeway, whyLeeway); err != nil {
+		return err
+	}
 	repl := caddy.NewReplacer()
 	account, err := resolveSecret(repl, "twilio: account_sid", t.AccountSID, true)
 	if err != nil {
 		return err
 	}
-	var keys []verifiers.TwilioKey
-	all := t.Keys
-	if t.APIKeySID != "" || t.APIKeySecret != "" {
-		all = append([]TwilioAPIKey{{SID: t.APIKeySID, Secret: t.APIKeySecret}}, all...)
+	if !twilioSID(account, "AC") {
+		return fmt.Errorf(`twilio: account_sid must be "AC" followed by 32 lower-case hex digits`)
 	}
-	if len(all) == 0 {
-		return fmt.Errorf("twilio: api_key_sid and api_key_secret are required")
-	}
-	for i, k := range all {
-		var key verifiers.TwilioKey
-		if err := resolveFields(repl, fmt.Sprintf("twilio: api key %d", i),
-			secretField{"sid", k.SID, &key.SID, true},
-			secretField{"secret", k.Secret, &key.Secret, true}); err != nil {
-			return err
-		}
-		keys = append(keys, key)
+	keys, err := t.resolveKeys(repl)
+	if err != nil {
+		return err
 	}
 	t.v, err = verifiers.NewTwilio(verifiers.TwilioConfig{AccountSID: account, Keys: keys, Leeway: td(t.Leeway)})
 	if err != nil {
-		return prefixed("twilio", err)
+		return renamed("twilio", err)
 	}
 	return t.build("twilio", t.v)
 }
+
+// resolveKeys resolves and checks api_key_sid, api_key_secret and the key
+// lines, naming them as configured in errors.
+func (t *TwilioVerifier) resolveKeys(repl *caddy.Replacer) ([]verifiers.TwilioKey, error) {
+	type namedKey struct{ sid, secret namedValue }
+	var all []namedKey
+	if t.APIKeySID != "" || t.APIKeySecret != "" {
+		all = append(all, namedKey{namedValue{"api_key_sid", t.APIKeySID}, namedValue{"api_key_secret", t.APIKeySecret}})
+	}
+	for i, k := range t.Keys {
+		n := fmt.Sprintf("key #%d", i+1)
+		all = append(all, namedKey{namedValue{n + " sid", k.SID}, namedValue{n + " secret", k.Secret}})
+	}
+	switch {
+	case len(all) == 0:
+		return nil, fmt.Errorf("twilio: api_key_sid and api_key_secret are required")
+	case len(all) > maxKeys:
+		return nil, fmt.Errorf("twilio: %d API keys (api_key_sid and key together) exceed the maximum of %d: %s", len(all), maxKeys, whyKeys)
+	}
+	keys := make([]verifiers.TwilioKey, 0, len(all))
+	for i, k := range all {
+		var key verifiers.TwilioKey
+		if err := resolveFields(repl, "twilio",
+			secretField{k.sid.name, k.sid.raw, &key.SID, true},
+			secretField{k.secret.name, k.secret.raw, &key.Secret, true}); err != nil {
+			return nil, err
+		}
+		if !twilioSID(key.SID, "SK") {
+			return nil, fmt.Errorf(`twilio: %s must be "SK" followed by 32 lower-case hex digits`, k.sid.name)
+		}
+		if problem := twilioSecretProblem(key.Secret); problem != "" {
+			return nil, fmt.Errorf("twilio: %s %s", k.secret.name, problem)
+		}
+		for j := range i {
+			if keys[j].SID == key.SID {
+				return nil, fmt.Errorf("twilio: %s repeats %s", k.sid.name, all[j].sid.name)
+			}
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
+}
+
+// twilioMinSecret is the shortest API key secret accepted; Twilio's have
+// 32 characters.
+const twilioMinSecret = 16
+
+// twilioSecretProblem says what is wrong with a Twilio API key secret, in
+// words that never include it, or "".
+func twilioSecretProblem(s string) string {
+	switch {
+	case len(s) < twilioMinSecret:
+		return "is too short: want at least 16 characters (Twilio's API key secrets have 32), so that it cannot be guessed"
+	case hasSpaceOrControl(s):
+		return "must not contain spaces or control characters (a trailing newline from a file?)"
+	}
+	return ""
+}
+
+// twilioSID reports whether s is prefix followed by 32 lower-case hex
+// digits, the form of Twilio's account and API key SIDs.
+func twilioSID(s, prefix string) bool {
+	if len(s) != len(prefix)+32 || !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	for _, c := range s[len(prefix):] {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// hasRouteRequirements reports whether the route requires a room, which
+// an anonymous (optional) request cannot meet.
+func (t *TwilioVerifier) hasRouteRequirements() bool { return t.Room != "" }
 
 // VerifyRequest verifies a Twilio Access Token and the route's room.
 func (t *TwilioVerifier) VerifyRequest(r *http.Request, repl *caddy.Replacer, token string) (verifiers.Identity, error) {
@@ -149,12 +222,13 @@ type TwilioIssuer struct {
 	AccountSID string `json:"account_sid,omitempty"`
 	// APIKeySID is the SID of the API key that signs. Required.
 	APIKeySID string `json:"api_key_sid,omitempty"`
-	// APIKeySecret is its secret. Required.
+	// APIKeySecret is its secret. Required; at least 16 characters
+	// (Twilio's have 32).
 	APIKeySecret string `json:"api_key_secret,omitempty"`
 	// Region is the Twilio region put in the token header (twr). Default: none.
 	Region string `json:"region,omitempty"`
-	// TTL is the lifetime of issued tokens, at most 24h (Twilio refuses
-	// longer). Default: 1h
+	// TTL is the lifetime of issued tokens, in whole seconds. Default: 1h;
+	// at least 1s, at most 24h (Twilio refuses longer).
 	TTL caddy.Duration `json:"ttl,omitempty"`
 
 	iss *issuers.Twilio
@@ -179,6 +253,9 @@ func (t *TwilioIssuer) Provision(caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkTwilioIssuer(account, sid, secret, t.TTL); err != nil {
+		return err
+	}
 	t.iss, err = issuers.NewTwilio(issuers.TwilioConfig{
 		AccountSID:   account,
 		APIKeySID:    sid,
@@ -187,7 +264,32 @@ func (t *TwilioIssuer) Provision(caddy.Context) error {
 		DefaultTTL:   td(t.TTL),
 	})
 	if err != nil {
-		return prefixed("twilio issuer", err)
+		return renamed("twilio issuer", err, "Region", "region")
+	}
+	return nil
+}
+
+// checkTwilioIssuer checks the options of the Twilio issuer that its
+// library would refuse with Go field names, and the bounds of ttl.
+func checkTwilioIssuer(account, sid, secret string, ttl caddy.Duration) error {
+	const mod = "twilio issuer"
+	switch {
+	case !twilioSID(account, "AC"):
+		return fmt.Errorf(`%s: account_sid must be "AC" followed by 32 lower-case hex digits`, mod)
+	case !twilioSID(sid, "SK"):
+		return fmt.Errorf(`%s: api_key_sid must be "SK" followed by 32 lower-case hex digits`, mod)
+	}
+	if problem := twilioSecretProblem(secret); problem != "" {
+		return fmt.Errorf("%s: api_key_secret %s", mod, problem)
+	}
+	if err := checkDuration(mod, "ttl", ttl, maxIssuedTTL, "Twilio refuses tokens that live longer"); err != nil {
+		return err
+	}
+	if err := checkDurationMin(mod, "ttl", ttl, minIssuedTTL, whyWholeSecs); err != nil {
+		return err
+	}
+	if td(ttl)%time.Second != 0 {
+		return fmt.Errorf("%s: ttl %s is not a whole number of seconds: %s", mod, fmtDuration(td(ttl)), whyWholeSecs)
 	}
 	return nil
 }
@@ -226,6 +328,8 @@ func (t *TwilioIssuer) unmarshalOption(p *optionParser, name string) error {
 //		region         <region>
 //		ttl            <duration>
 //	}
+//
+// ttl is at most 24h.
 func (t *TwilioIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return unmarshalIssuerBlock(d, t)
 }

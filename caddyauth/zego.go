@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -24,10 +26,10 @@ type ZegoVerifier struct {
 	// AppID is the ZEGO AppID the token must be for. Required.
 	AppID uint32 `json:"app_id,omitempty"`
 	// Secret is the 32-character ServerSecret, usually {env.ZEGO_SERVER_SECRET}.
-	// Required unless Secrets is set.
+	// Required unless Secrets is set; exactly 32 printable ASCII characters.
 	Secret string `json:"secret,omitempty"`
 	// Secrets are more ServerSecrets accepted besides Secret, tried in
-	// order, for rotation. Default: none.
+	// order, for rotation. Default: none; at most 8 with Secret.
 	Secrets []string `json:"secrets,omitempty"`
 	// Room is a template (e.g. {http.request.uri.path.1}); when set, the
 	// token's room_id must equal its value, else 403. Default: not checked.
@@ -37,7 +39,7 @@ type ZegoVerifier struct {
 	Stream string `json:"stream,omitempty"`
 	// Publish requires the publish privilege, else 403. Default: false.
 	Publish bool `json:"publish,omitempty"`
-	// Leeway is the clock skew allowed on expire. Default: 0.
+	// Leeway is the clock skew allowed on expire. Default: 0, at most 5m.
 	Leeway caddy.Duration `json:"leeway,omitempty"`
 	tokenCache
 
@@ -54,27 +56,37 @@ func (ZegoVerifier) CaddyModule() caddy.ModuleInfo {
 
 // Provision resolves the secrets and builds the verifier.
 func (z *ZegoVerifier) Provision(caddy.Context) error {
-	repl := caddy.NewReplacer()
-	secrets, err := resolveSecrets(repl, "zego: secret", joinSecrets(z.Secret, z.Secrets), true)
-	if err != nil {
-		return err
-	}
 	if z.AppID == 0 {
 		return fmt.Errorf("zego: app_id is required")
 	}
+	if err := checkDuration("zego", "leeway", z.Leeway, maxLeeway, whyLeeway); err != nil {
+		return err
+	}
+	secrets, err := resolveKeySecrets(caddy.NewReplacer(), "zego", secretOptions(z.Secret, z.Secrets), zegoSecretProblem)
+	if err != nil {
+		return err
+	}
 	z.v, err = verifiers.NewZego(verifiers.ZegoConfig{AppID: z.AppID, Secrets: secrets, Leeway: td(z.Leeway)})
 	if err != nil {
-		return prefixed("zego", err)
+		return renamed("zego", err)
 	}
 	return z.build("zego", z.v)
 }
 
-func joinSecrets(one string, more []string) []string {
-	var out []string
-	if one != "" {
-		out = append(out, one)
+// zegoSecretProblem says what is wrong with a ZEGO ServerSecret, in words
+// that never include it, or "".
+func zegoSecretProblem(s string) string {
+	if len(s) != 32 || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		return "must be exactly 32 printable ASCII characters, the server secret from the ZEGO console (check for a trailing newline)"
 	}
-	return append(out, more...)
+	return ""
+}
+
+// hasRouteRequirements reports whether the route requires a room, a stream
+// or the publish privilege, which an anonymous (optional) request cannot
+// meet.
+func (z *ZegoVerifier) hasRouteRequirements() bool {
+	return z.Room != "" || z.Stream != "" || z.Publish
 }
 
 // VerifyRequest verifies a Token04 and the route's requirements.
@@ -161,14 +173,16 @@ func (p *optionParser) appID(dst *uint32) error {
 type ZegoIssuer struct {
 	// AppID is the ZEGO AppID. Required.
 	AppID uint32 `json:"app_id,omitempty"`
-	// Secret is the 32-character ServerSecret. Required.
+	// Secret is the 32-character ServerSecret. Required; exactly 32
+	// printable ASCII characters.
 	Secret string `json:"secret,omitempty"`
 	// Mode is the encryption: "gcm" (the current format) or "cbc" (for
 	// older ZEGO SDKs). Default: gcm
 	Mode string `json:"mode,omitempty"`
-	// TTL is the lifetime of issued tokens. Default: 1h
+	// TTL is the lifetime of issued tokens, cut to whole seconds. Default:
+	// 1h (or MaxTTL if shorter); at least 1s, at most MaxTTL and 24h.
 	TTL caddy.Duration `json:"ttl,omitempty"`
-	// MaxTTL caps TTL. Default: 24h
+	// MaxTTL caps TTL. Default: 24h; at least 1s, at most 24h.
 	MaxTTL caddy.Duration `json:"max_ttl,omitempty"`
 
 	iss *issuers.Zego
@@ -184,12 +198,19 @@ func (ZegoIssuer) CaddyModule() caddy.ModuleInfo {
 
 // Provision resolves the secret and builds the issuer.
 func (z *ZegoIssuer) Provision(caddy.Context) error {
+	if z.AppID == 0 {
+		return fmt.Errorf("zego issuer: app_id is required")
+	}
+	ttl, maxTTL, err := zegoIssuerTTLs(z.TTL, z.MaxTTL)
+	if err != nil {
+		return err
+	}
 	secret, err := resolveSecret(caddy.NewReplacer(), "zego issuer: secret", z.Secret, true)
 	if err != nil {
 		return err
 	}
-	if z.AppID == 0 {
-		return fmt.Errorf("zego issuer: app_id is required")
+	if problem := zegoSecretProblem(secret); problem != "" {
+		return fmt.Errorf("zego issuer: secret %s", problem)
 	}
 	var mode issuers.ZegoMode
 	switch z.Mode {
@@ -200,20 +221,43 @@ func (z *ZegoIssuer) Provision(caddy.Context) error {
 	default:
 		return fmt.Errorf("zego issuer: mode %q: want gcm or cbc", z.Mode)
 	}
-	if z.MaxTTL > 0 && z.TTL > z.MaxTTL {
-		return fmt.Errorf("zego issuer: ttl %s exceeds max_ttl %s", td(z.TTL), td(z.MaxTTL))
-	}
 	z.iss, err = issuers.NewZego(issuers.ZegoConfig{
 		AppID:      z.AppID,
 		Secret:     secret,
 		Mode:       mode,
-		DefaultTTL: td(z.TTL),
-		MaxTTL:     td(z.MaxTTL),
+		DefaultTTL: ttl,
+		MaxTTL:     maxTTL,
 	})
 	if err != nil {
-		return prefixed("zego issuer", err)
+		return renamed("zego issuer", err)
 	}
 	return nil
+}
+
+// zegoIssuerTTLs checks the ttl and max_ttl options and returns the
+// lifetimes to issue with: ttl defaults to 1h, or max_ttl if shorter.
+func zegoIssuerTTLs(ttl, maxTTL caddy.Duration) (time.Duration, time.Duration, error) {
+	const mod = "zego issuer"
+	for _, err := range []error{
+		checkDuration(mod, "ttl", ttl, maxIssuedTTL, whyIssuedTTL),
+		checkDuration(mod, "max_ttl", maxTTL, maxIssuedTTL, whyIssuedTTL),
+		checkDurationMin(mod, "ttl", ttl, minIssuedTTL, whyWholeSecs),
+		checkDurationMin(mod, "max_ttl", maxTTL, minIssuedTTL, whyWholeSecs),
+	} {
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+	if maxTTL == 0 {
+		maxTTL = caddy.Duration(maxIssuedTTL)
+	}
+	if ttl == 0 {
+		ttl = min(caddy.Duration(time.Hour), maxTTL)
+	}
+	if err := checkNotAbove(mod, "ttl", ttl, "max_ttl", maxTTL, "max_ttl caps ttl"); err != nil {
+		return 0, 0, err
+	}
+	return td(ttl), td(maxTTL), nil
 }
 
 // IssueToken mints a Token04.
@@ -250,6 +294,8 @@ func (z *ZegoIssuer) unmarshalOption(p *optionParser, name string) error {
 //		ttl     <duration>
 //		max_ttl <duration>
 //	}
+//
+// ttl and max_ttl are at most 24h, and ttl at most max_ttl.
 func (z *ZegoIssuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return unmarshalIssuerBlock(d, z)
 }

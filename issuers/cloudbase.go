@@ -25,6 +25,12 @@ const (
 	// cloudBaseDefaultExpire is the SDK's default "expire" offset
 	// (iat + 604800000 ms).
 	cloudBaseDefaultExpire = 7 * 24 * time.Hour
+	// cloudBaseMaxRefresh bounds Refresh: how long a client keeps its
+	// access without renewing it.
+	cloudBaseMaxRefresh = 24 * time.Hour
+	// cloudBaseMaxExpire bounds Expire: 30 days, how long CloudBase's own
+	// refresh tokens last; a login cannot be revoked before it expires.
+	cloudBaseMaxExpire = 30 * 24 * time.Hour
 	// cloudBaseHeader is base64url({"alg":"RS256","typ":"JWT"}), the
 	// header jsonwebtoken writes for the SDK, byte for byte.
 	cloudBaseHeader = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9"
@@ -42,10 +48,12 @@ type CloudBaseConfig struct {
 	// env_id (the SDK refuses a mismatch too). Required.
 	EnvID string
 	// Refresh is the ticket's "refresh" claim, a duration sent in
-	// milliseconds. Default 1h (3600000), as in the SDK.
+	// milliseconds. Default 1h (3600000), as in the SDK; at most 24h and
+	// at most Expire.
 	Refresh time.Duration
 	// Expire sets the ticket's "expire" claim to iat + Expire, in Unix
-	// milliseconds. Default 7 days (604800000 ms), as in the SDK.
+	// milliseconds. Default 7 days (604800000 ms), as in the SDK; at most
+	// 30 days.
 	Expire time.Duration
 	// Clock returns the current time. Default time.Now.
 	Clock Clock
@@ -105,6 +113,15 @@ func NewCloudBase(cfg CloudBaseConfig) (*CloudBase, error) {
 	}
 	if expire < time.Millisecond {
 		return nil, errors.New("cloudbase: Expire must be at least 1ms")
+	}
+	if refresh > cloudBaseMaxRefresh {
+		return nil, errors.New("cloudbase: Refresh must be at most " + cloudBaseMaxRefresh.String())
+	}
+	if expire > cloudBaseMaxExpire {
+		return nil, errors.New("cloudbase: Expire must be at most " + cloudBaseMaxExpire.String())
+	}
+	if refresh > expire {
+		return nil, errors.New("cloudbase: Refresh must not exceed Expire")
 	}
 	iss := &CloudBase{
 		key:       c.PrivateKey,

@@ -105,6 +105,7 @@ func TestNewCloudBaseIssuerConfig(t *testing.T) {
 		{name: "pkcs8", cfg: issuers.CloudBaseConfig{CredentialsJSON: good, EnvID: cbEnv}},
 		{name: "pkcs1", cfg: issuers.CloudBaseConfig{CredentialsJSON: cbCredentials(key, false, cbKeyID, cbEnv), EnvID: cbEnv}},
 		{name: "custom durations", cfg: issuers.CloudBaseConfig{CredentialsJSON: good, EnvID: cbEnv, Refresh: time.Minute, Expire: time.Hour}},
+		{name: "longest durations", cfg: issuers.CloudBaseConfig{CredentialsJSON: good, EnvID: cbEnv, Refresh: 24 * time.Hour, Expire: 720 * time.Hour}},
 
 		{name: "no credentials", cfg: issuers.CloudBaseConfig{EnvID: cbEnv}, err: "CredentialsJSON is required"},
 		{name: "no env", cfg: issuers.CloudBaseConfig{CredentialsJSON: good}, err: "EnvID is empty"},
@@ -125,6 +126,9 @@ func TestNewCloudBaseIssuerConfig(t *testing.T) {
 		{name: "negative refresh", cfg: issuers.CloudBaseConfig{CredentialsJSON: good, EnvID: cbEnv, Refresh: -time.Second}, err: "Refresh"},
 		{name: "sub-ms refresh", cfg: issuers.CloudBaseConfig{CredentialsJSON: good, EnvID: cbEnv, Refresh: time.Microsecond}, err: "Refresh"},
 		{name: "negative expire", cfg: issuers.CloudBaseConfig{CredentialsJSON: good, EnvID: cbEnv, Expire: -time.Hour}, err: "Expire"},
+		{name: "refresh over 24h", cfg: issuers.CloudBaseConfig{CredentialsJSON: good, EnvID: cbEnv, Refresh: 25 * time.Hour}, err: "Refresh must be at most 24h0m0s"},
+		{name: "expire over 30 days", cfg: issuers.CloudBaseConfig{CredentialsJSON: good, EnvID: cbEnv, Expire: 87600 * time.Hour}, err: "Expire must be at most 720h0m0s"},
+		{name: "refresh over expire", cfg: issuers.CloudBaseConfig{CredentialsJSON: good, EnvID: cbEnv, Refresh: 2 * time.Hour, Expire: time.Hour}, err: "Refresh must not exceed Expire"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -49,8 +49,9 @@ var seayooOrder = []string{
 
 // SeayooConfig configures an issuer of Seayoo-shaped identity tokens.
 type SeayooConfig struct {
-	// Secret is the game's Secret Key; it starts with "sk_" and the whole
-	// string, prefix included, is the HMAC-SHA-256 key. Required.
+	// Secret is the game's Secret Key; it starts with "sk_" and has at least
+	// 6 more bytes, and the whole string, prefix included, is the
+	// HMAC-SHA-256 key. Required.
 	Secret string
 	// GameID is the Game ID, the token's aud (a string). Required.
 	GameID string
@@ -139,8 +140,8 @@ func seayooCheckSecret(s string) error {
 	if !strings.HasPrefix(s, "sk_") {
 		return errors.New(`must start with "sk_"`)
 	}
-	if s == "sk_" {
-		return errors.New(`is empty after "sk_"`)
+	if len(s) < len("sk_")+6 {
+		return errors.New(`is too short: want "sk_" and at least 6 more bytes`)
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] <= ' ' || s[i] == 0x7f {

@@ -201,7 +201,7 @@ func TestSeayooIssueRoundTrip(t *testing.T) {
 				if tt.vcfg != nil {
 					tt.vcfg(c)
 				}
-				c.Secrets = []string{"sk_other"}
+				c.Secrets = []string{"sk_other-key"}
 			}).Verify(context.Background(), tok.Token); verifiers.Reason(err) != "bad signature" {
 				t.Errorf("Verify with another secret: %v", err)
 			}
@@ -298,7 +298,8 @@ func TestNewSeayooIssuer(t *testing.T) {
 		})},
 		{name: "no secret", cfg: ok(func(c *issuers.SeayooConfig) { c.Secret = "" }), wantErr: `Secret must start with "sk_"`},
 		{name: "secret without prefix", cfg: ok(func(c *issuers.SeayooConfig) { c.Secret = "TOPSECRET" }), wantErr: `Secret must start with "sk_"`},
-		{name: "secret prefix only", cfg: ok(func(c *issuers.SeayooConfig) { c.Secret = "sk_" }), wantErr: "Secret is empty"},
+		{name: "secret prefix only", cfg: ok(func(c *issuers.SeayooConfig) { c.Secret = "sk_" }), wantErr: "Secret is too short"},
+		{name: "secret 5 bytes after prefix", cfg: ok(func(c *issuers.SeayooConfig) { c.Secret = "sk_12345" }), wantErr: "Secret is too short"},
 		{name: "secret with newline", cfg: ok(func(c *issuers.SeayooConfig) { c.Secret = secret + "\n" }), wantErr: "Secret must not contain spaces"},
 		{name: "no game", cfg: ok(func(c *issuers.SeayooConfig) { c.GameID = "" }), wantErr: "GameID is required"},
 		{name: "game with space", cfg: ok(func(c *issuers.SeayooConfig) { c.GameID = " xcom" }), wantErr: "GameID must be"},

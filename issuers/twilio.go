@@ -25,6 +25,9 @@ const (
 	twilioMaxRoom = 128
 	// twilioMaxRegionLength bounds the "twr" header value.
 	twilioMaxRegionLength = 16
+	// twilioMinSecretLen is the shortest API key secret accepted; Twilio's
+	// have 32 characters.
+	twilioMinSecretLen = 16
 )
 
 // TwilioConfig configures a Twilio Access Token issuer.
@@ -76,6 +79,9 @@ func NewTwilio(cfg TwilioConfig) (*Twilio, error) {
 	}
 	if cfg.APIKeySecret == "" {
 		return nil, errors.New("twilio: APIKeySecret is required")
+	}
+	if len(cfg.APIKeySecret) < twilioMinSecretLen {
+		return nil, errors.New("twilio: APIKeySecret is too short: want at least 16 bytes (Twilio's API key secrets have 32)")
 	}
 	for i := 0; i < len(cfg.APIKeySecret); i++ {
 		if c := cfg.APIKeySecret[i]; c <= ' ' || c == 0x7f {

@@ -35,6 +35,10 @@ const (
 	// zegoDefaultTTL and zegoDefaultMaxTTL are ZegoConfig's defaults.
 	zegoDefaultTTL    = time.Hour
 	zegoDefaultMaxTTL = 24 * time.Hour
+	// zegoMaxTTLLimit bounds DefaultTTL and MaxTTL: a token cannot be
+	// revoked before it expires. It leaves room for test tokens (the
+	// gameauth-token command); the Caddy module allows at most 24h.
+	zegoMaxTTLLimit = 7 * 24 * time.Hour
 )
 
 // ZegoMode selects the Token04 encryption variant.
@@ -76,10 +80,10 @@ type ZegoConfig struct {
 	// Mode is the encryption variant. Default ZegoGCM.
 	Mode ZegoMode
 	// DefaultTTL is the lifetime of a token whose Request.TTL is zero.
-	// Default 1h.
+	// Default 1h; at most MaxTTL.
 	DefaultTTL time.Duration
 	// MaxTTL is the longest lifetime a Request.TTL may ask; more is a
-	// RequestError for field "ttl". Default 24h.
+	// RequestError for field "ttl". Default 24h; at most 7 days.
 	MaxTTL time.Duration
 	// Clock returns the current time. Default time.Now.
 	Clock Clock
@@ -131,6 +135,9 @@ func NewZego(cfg ZegoConfig) (*Zego, error) {
 	}
 	if z.defaultTTL < time.Second || z.maxTTL < time.Second {
 		return nil, errors.New("zego: DefaultTTL and MaxTTL must be at least 1s")
+	}
+	if z.maxTTL > zegoMaxTTLLimit {
+		return nil, errors.New("zego: MaxTTL must be at most " + zegoMaxTTLLimit.String())
 	}
 	if z.defaultTTL > z.maxTTL {
 		return nil, errors.New("zego: DefaultTTL must not exceed MaxTTL")

@@ -364,6 +364,8 @@ func TestNewZegoConfig(t *testing.T) {
 		{"sub-second max ttl", func(c *ZegoConfig) { c.MaxTTL = time.Millisecond }, "MaxTTL"},
 		{"default over max", func(c *ZegoConfig) { c.DefaultTTL, c.MaxTTL = 2*time.Hour, time.Hour }, "DefaultTTL must not exceed MaxTTL"},
 		{"default over default max", func(c *ZegoConfig) { c.DefaultTTL = 25 * time.Hour }, "DefaultTTL must not exceed MaxTTL"},
+		{"max ttl over 7 days", func(c *ZegoConfig) { c.MaxTTL = 7*24*time.Hour + time.Second }, "MaxTTL must be at most 168h0m0s"},
+		{"ten-year tokens", func(c *ZegoConfig) { c.DefaultTTL, c.MaxTTL = 87600*time.Hour, 87600*time.Hour }, "MaxTTL must be at most"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -29,11 +30,14 @@ const (
 	// cacheEvictSample is how many entries are looked at to choose a
 	// victim when a shard is full.
 	cacheEvictSample = 8
+	// cacheMaxSize bounds CacheConfig.Size: about 1 KiB per entry.
+	cacheMaxSize = 1 << 24
 )
 
 // CacheConfig configures a Cached verifier.
 type CacheConfig struct {
-	// Size caps the number of verified tokens remembered, at least 1.
+	// Size caps the number of verified tokens remembered, at least 1 and
+	// at most 16777216 (1<<24).
 	// Each entry holds the identity (about 0.5 to 1 KiB for a typical
 	// token), never the token. Required.
 	Size int
@@ -96,8 +100,8 @@ func NewCached(v Verifier, cfg CacheConfig) (*Cached, error) {
 	if v == nil {
 		return nil, errors.New("cache: a verifier is required")
 	}
-	if cfg.Size < 1 {
-		return nil, errors.New("cache: Size must be at least 1")
+	if cfg.Size < 1 || cfg.Size > cacheMaxSize {
+		return nil, errors.New("cache: Size must be between 1 and " + strconv.Itoa(cacheMaxSize))
 	}
 	n := 1
 	for n*2 <= cacheMaxShards && n*2 <= cfg.Size {

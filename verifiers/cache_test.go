@@ -219,7 +219,7 @@ func TestNewCachedRejectsBadConfig(t *testing.T) {
 	if _, err := NewCached(nil, CacheConfig{Size: 10}); err == nil {
 		t.Error("nil verifier accepted")
 	}
-	for _, size := range []int{0, -1} {
+	for _, size := range []int{0, -1, 1<<24 + 1, 1 << 30} {
 		if _, err := NewCached(&countingVerifier{}, CacheConfig{Size: size}); err == nil {
 			t.Errorf("Size %d accepted", size)
 		}

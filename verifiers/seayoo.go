@@ -26,6 +26,10 @@ const (
 	// seayooSecretPrefix starts every Seayoo Secret Key; the official SDK
 	// refuses keys without it.
 	seayooSecretPrefix = "sk_"
+	// seayooMinSecretLen is the shortest Secret Key accepted: the prefix
+	// and 6 more bytes (the documentation's example key, "sk_secret", has
+	// 6), so that a key cannot be guessed.
+	seayooMinSecretLen = len(seayooSecretPrefix) + 6
 	// seayooMaxSecrets bounds SeayooConfig.Secrets: a forged token costs one
 	// HMAC per secret.
 	seayooMaxSecrets = 8
@@ -63,8 +67,9 @@ type seayooScratch struct {
 // SeayooConfig configures a Seayoo Combo identity-token verifier.
 type SeayooConfig struct {
 	// Secrets are the game's Secret Keys, one or more (several during a key
-	// rotation), tried in order. Each starts with "sk_"; the HMAC key is the
-	// whole string as given, prefix included. Required, at most 8.
+	// rotation), tried in order. Each starts with "sk_" and has at least 6
+	// more bytes; the HMAC key is the whole string as given, prefix
+	// included. Required, at most 8.
 	Secrets []string
 	// GameID is the Game ID Seayoo assigned; the token's aud must contain
 	// it. Required.
@@ -149,8 +154,8 @@ func seayooCheckSecret(s string) error {
 	if !strings.HasPrefix(s, seayooSecretPrefix) {
 		return errors.New(`must start with "sk_"`)
 	}
-	if len(s) == len(seayooSecretPrefix) {
-		return errors.New(`is empty after "sk_"`)
+	if len(s) < seayooMinSecretLen {
+		return errors.New(`is too short: want "sk_" and at least 6 more bytes`)
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] <= ' ' || s[i] == 0x7f {

@@ -37,6 +37,13 @@ const (
 	tapMaxBodyBytesCap = 16 << 20
 	tapMaxHeaderValue  = 1024
 
+	// tapMaxTimeout bounds Timeout: a call holds a MaxInFlight slot and
+	// the requests waiting on it that long.
+	tapMaxTimeout = 30 * time.Second
+	// tapMaxCacheTTL bounds CacheTTL: a session revoked at LeanCloud keeps
+	// verifying for up to CacheTTL.
+	tapMaxCacheTTL = 10 * time.Minute
+
 	tapMaxSubject    = 128  // bytes of objectId
 	tapMaxClaimValue = 1024 // bytes of any other claim; longer values are omitted
 
@@ -66,9 +73,11 @@ type TapTapConfig struct {
 	// follows redirects and keeps no cookies. Default: a dedicated client
 	// with bounded connections and timeouts.
 	HTTPClient *http.Client
-	// Timeout bounds each call to LeanCloud, body included. Default 3s.
+	// Timeout bounds each call to LeanCloud, body included. Default 3s,
+	// at most 30s.
 	Timeout time.Duration
-	// CacheTTL is how long a valid session is remembered. Default 60s.
+	// CacheTTL is how long a valid session is remembered. Default 60s,
+	// at most 10 minutes.
 	// A revoked session keeps verifying for at most this long.
 	CacheTTL time.Duration
 	// NegativeTTL is how long an unknown session (code 211) is remembered.
@@ -181,15 +190,15 @@ func NewTapTap(cfg TapTapConfig) (*TapTap, error) {
 		return nil, errors.New("taptap: one of ClientToken and ServerSecret is required")
 	}
 
-	timeout, err := tapDuration("Timeout", cfg.Timeout, tapDefaultTimeout)
+	timeout, err := tapDuration("Timeout", cfg.Timeout, tapDefaultTimeout, tapMaxTimeout)
 	if err != nil {
 		return nil, err
 	}
-	posTTL, err := tapDuration("CacheTTL", cfg.CacheTTL, tapDefaultCacheTTL)
+	posTTL, err := tapDuration("CacheTTL", cfg.CacheTTL, tapDefaultCacheTTL, tapMaxCacheTTL)
 	if err != nil {
 		return nil, err
 	}
-	negTTL, err := tapDuration("NegativeTTL", cfg.NegativeTTL, min(tapDefaultNegativeTTL, posTTL))
+	negTTL, err := tapDuration("NegativeTTL", cfg.NegativeTTL, min(tapDefaultNegativeTTL, posTTL), tapMaxCacheTTL)
 	if err != nil {
 		return nil, err
 	}
@@ -696,12 +705,14 @@ func tapLoopback(host string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-func tapDuration(field string, d, def time.Duration) (time.Duration, error) {
+func tapDuration(field string, d, def, limit time.Duration) (time.Duration, error) {
 	switch {
 	case d < 0:
 		return 0, errors.New("taptap: " + field + " must not be negative")
 	case d == 0:
 		return def, nil
+	case d > limit:
+		return 0, errors.New("taptap: " + field + " must be at most " + limit.String())
 	}
 	return d, nil
 }

@@ -21,6 +21,9 @@ const (
 	// twilioMaxLeeway bounds TwilioConfig.Leeway: a larger clock skew
 	// allowance is a configuration mistake, not a tolerance.
 	twilioMaxLeeway = 5 * time.Minute
+	// twilioMinSecretLen is the shortest API key secret accepted; Twilio's
+	// have 32 characters.
+	twilioMinSecretLen = 16
 	// twilioMaxUnix bounds exp, nbf and iat: 9999-12-31T23:59:59Z.
 	twilioMaxUnix = 253402300799
 	// twilioMaxHeader bounds the base64url header; real ones are under 100.
@@ -761,6 +764,9 @@ func twilioValidSID(s, prefix string) bool {
 func twilioCheckSecret(s string) error {
 	if s == "" {
 		return errors.New("is required")
+	}
+	if len(s) < twilioMinSecretLen {
+		return errors.New("is too short: want at least 16 bytes (Twilio's API key secrets have 32)")
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] <= ' ' || s[i] == 0x7f {

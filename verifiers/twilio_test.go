@@ -651,6 +651,8 @@ func TestNewTwilioConfig(t *testing.T) {
 		{"key SID not hex", func(c *TwilioConfig) { c.Keys[0].SID = "SKzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz" }, "Keys[0].SID"},
 		{"duplicate key SID", func(c *TwilioConfig) { c.Keys[1].SID = twilioTestKey1 }, "Keys[1].SID"},
 		{"empty secret", func(c *TwilioConfig) { c.Keys[0].Secret = "" }, "Keys[0].Secret"},
+		{"one-byte secret", func(c *TwilioConfig) { c.Keys[0].Secret = "x" }, "Keys[0].Secret is too short"},
+		{"15-byte secret", func(c *TwilioConfig) { c.Keys[1].Secret = "0123456789abcde" }, "Keys[1].Secret is too short"},
 		{"secret with newline", func(c *TwilioConfig) { c.Keys[1].Secret = secretMark + "\n" }, "Keys[1].Secret"},
 		{"secret with space", func(c *TwilioConfig) { c.Keys[0].Secret = secretMark + " x" }, "Keys[0].Secret"},
 		{"negative leeway", func(c *TwilioConfig) { c.Leeway = -time.Second }, "Leeway"},

@@ -19,6 +19,12 @@ const (
 	// zegoSecretLen is the length of a ZEGO ServerSecret. Its 32 ASCII
 	// bytes are the AES-256 key, as is; they are not hex-decoded.
 	zegoSecretLen = 32
+	// zegoMaxSecrets bounds ZegoConfig.Secrets: a forged token costs one
+	// decryption per secret.
+	zegoMaxSecrets = 8
+	// zegoMaxLeeway bounds ZegoConfig.Leeway: a larger clock skew
+	// allowance accepts expired tokens.
+	zegoMaxLeeway = 5 * time.Minute
 	// zegoMaxUserID is the ZEGO SDK's limit on a userID (64 bytes); the
 	// GCM Node generator refuses longer ids too (Go and Python do not).
 	zegoMaxUserID = 64
@@ -47,10 +53,11 @@ type ZegoConfig struct {
 	AppID uint32
 	// Secrets are the 32-character ServerSecrets of the AppID, tried in
 	// order, so a new secret can be added before the old one is removed.
-	// Each secret's raw ASCII bytes are the AES-256 key. At least one.
+	// Each secret's raw ASCII bytes are the AES-256 key. At least one, at
+	// most 8.
 	Secrets []string
-	// Leeway is added to a token's expire time to absorb clock skew.
-	// Default 0.
+	// Leeway is added to a token's expire time to absorb clock skew, from
+	// 0 to 5 minutes. Default 0.
 	Leeway time.Duration
 	// Clock returns the current time. Default time.Now.
 	Clock Clock
@@ -89,8 +96,11 @@ func NewZego(cfg ZegoConfig) (*Zego, error) {
 	if len(cfg.Secrets) == 0 {
 		return nil, errors.New("zego: at least one secret is required in Secrets")
 	}
-	if cfg.Leeway < 0 {
-		return nil, errors.New("zego: Leeway must not be negative")
+	if len(cfg.Secrets) > zegoMaxSecrets {
+		return nil, errors.New("zego: Secrets holds more than " + strconv.Itoa(zegoMaxSecrets) + " secrets")
+	}
+	if cfg.Leeway < 0 || cfg.Leeway > zegoMaxLeeway {
+		return nil, errors.New("zego: Leeway must be between 0 and " + zegoMaxLeeway.String())
 	}
 	v := &Zego{
 		appID:    int64(cfg.AppID),

@@ -720,6 +720,14 @@ func TestNewZegoConfig(t *testing.T) {
 		{"hex-decoded secret", func(c *ZegoConfig) { c.Secrets = []string{zegoOtherSecret, zegoFixtureSecret[:16]} }, "Secrets[1]"},
 		{"duplicate secret", func(c *ZegoConfig) { c.Secrets = []string{zegoTestSecret, zegoOtherSecret, zegoTestSecret} }, "Secrets[2] repeats Secrets[0]"},
 		{"negative leeway", func(c *ZegoConfig) { c.Leeway = -time.Second }, "Leeway"},
+		{"leeway over 5m", func(c *ZegoConfig) { c.Leeway = 5*time.Minute + time.Nanosecond }, "Leeway must be between 0 and 5m0s"},
+		{"ten years of leeway", func(c *ZegoConfig) { c.Leeway = 87600 * time.Hour }, "Leeway"},
+		{"nine secrets", func(c *ZegoConfig) {
+			c.Secrets = nil
+			for i := range 9 {
+				c.Secrets = append(c.Secrets, fmt.Sprintf("%031d%c", i, 'a'+i))
+			}
+		}, "more than 8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -831,7 +831,7 @@ func caddyConfig(admin, upstream, verifier string, scen []*scenario, statics map
 		"issuer":         "twilio",
 		"account_sid":    "AC0123456789abcdef0123456789abcdef",
 		"api_key_sid":    "SKfedcba9876543210fedcba9876543210",
-		"api_key_secret": "demo-secret",
+		"api_key_secret": "demo-twilio-api-key-secret",
 	}}
 	static := func(a staticAnswer) obj {
 		h := strings.Split(a.header+"||", "|")
