@@ -453,11 +453,6 @@ func runLogsScenario(t *testing.T, logCredentials bool) logsRun {
 	return logsRun{rows: rows, access: read("ACCESS_LOG"), control: read("CONTROL_LOG"), def: read("DEFAULT_LOG"), module: read("MODULE_LOG")}
 }
 
-// leaks returns the log lines of log that carry one of the needles of tok.
-func leaks(log, tok string) []string {
-	return leaksOf(log, needles(tok))
-}
-
 // leaksOf returns the log lines of log that carry one of ns.
 func leaksOf(log string, ns []string) []string {
 	var out []string
