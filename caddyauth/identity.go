@@ -19,7 +19,8 @@ type identitySlot struct {
 	set bool
 }
 
-// slotKey is the replacer variable that holds a request's *identitySlot.
+// slotKey is the replacer variable under which a request's *identitySlot
+// answers for itself.
 // It is not a placeholder anyone should use; String keeps it empty if one
 // does.
 const slotKey = "http.auth.gameauth._identity"
@@ -38,8 +39,9 @@ func slotOf(repl *caddy.Replacer, create bool) *identitySlot {
 	if !create {
 		return nil
 	}
+	// The slot answers its own key, so finding it again costs no
+	// replacer variable (a map insert per request).
 	s := new(identitySlot)
-	repl.Set(slotKey, s)
 	repl.Map(s.lookup)
 	return s
 }
@@ -63,6 +65,9 @@ const userPlaceholderPrefix = "http.auth.user."
 // lookup answers the {http.auth.user.*} placeholders: id, provider and
 // each usable claim.
 func (s *identitySlot) lookup(key string) (any, bool) {
+	if key == slotKey {
+		return s, true
+	}
 	if !s.set {
 		return nil, false
 	}
