@@ -44,6 +44,9 @@ type TokenVerifier interface {
 	VerifyRequest(r *http.Request, repl *caddy.Replacer, token string) (verifiers.Identity, error)
 }
 
+// maxClaimHeaders bounds the names of claim_headers.
+const maxClaimHeaders = 64
+
 // routeRequirer is implemented by verifiers that can hold route
 // requirements of their own (a ZEGO room, a Twilio room).
 type routeRequirer interface {
@@ -104,14 +107,16 @@ type Handler struct {
 	// Default: none.
 	Headers []HeaderTemplate `json:"headers,omitempty"`
 
-	// ClaimHeaders, when set, limits the identity headers set upstream to
-	// the ones named: "id" (X-Auth-User-Id), "provider" (X-Auth-Provider)
-	// and claim names such as "idp" or "age". Every claim stays available
-	// as an {http.auth.user.*} placeholder and to require rules, and every
-	// header with the prefix is still stripped. Fewer headers cost less in
-	// the proxy and the upstream, and keep personal data (names, device
-	// ids) from upstreams that do not need it. Default: id, provider and
-	// every claim.
+	// ClaimHeaders names the claims sent upstream as X-Auth-<Claim>
+	// headers besides X-Auth-Provider and X-Auth-User-Id, which are always
+	// sent: claim names such as "idp" or "age", or "all" for every usable
+	// claim ("id" and "provider" are accepted and change nothing). Every
+	// claim stays available as an {http.auth.user.*} placeholder and to
+	// require rules, and every header with the prefix is still stripped.
+	// Private by default: personal data (names, device ids) reaches only
+	// upstreams that ask for it, and fewer headers cost less in the proxy
+	// and the upstream. At most 64 names. Default: none (provider and user
+	// id only).
 	ClaimHeaders []string `json:"claim_headers,omitempty"`
 
 	// Realm is the realm of the WWW-Authenticate challenge. Default: none.
@@ -143,9 +148,9 @@ type Handler struct {
 	sources     []TokenSource
 	stripper    headerStripper
 	names       *claimNames
-	hdrProv     string           // "" when claim_headers leaves it out
-	hdrUser     string           // "" when claim_headers leaves it out
-	claimSet    []string         // the claims of claim_headers; nil: every claim
+	hdrProv     string           // X-Auth-Provider in the configured prefix
+	hdrUser     string           // X-Auth-User-Id in the configured prefix
+	claimSet    []string         // the claims of claim_headers; nil: every claim (all)
 	headers     []HeaderTemplate // canonical names
 	stripToken  bool
 	metrics     *metrics
@@ -231,25 +236,16 @@ func (h *Handler) provisionCommon(ctx caddy.Context) error {
 	h.names = newClaimNames(h.HeaderPrefix)
 	h.hdrProv = http.CanonicalHeaderKey(h.HeaderPrefix + "Provider")
 	h.hdrUser = http.CanonicalHeaderKey(h.HeaderPrefix + "User-Id")
-	h.claimSet = nil
-	if len(h.ClaimHeaders) > 0 {
-		h.claimSet = make([]string, 0, len(h.ClaimHeaders))
-		prov, user := false, false
-		for _, c := range h.ClaimHeaders {
-			switch c {
-			case "provider":
-				prov = true
-			case "id":
-				user = true
-			default:
+	h.claimSet = []string{}
+	for _, c := range h.ClaimHeaders {
+		switch c {
+		case "all":
+			h.claimSet = nil
+		case "id", "provider":
+		default:
+			if h.claimSet != nil {
 				h.claimSet = append(h.claimSet, c)
 			}
-		}
-		if !prov {
-			h.hdrProv = ""
-		}
-		if !user {
-			h.hdrUser = ""
 		}
 	}
 	return nil
@@ -305,9 +301,12 @@ func (h *Handler) Validate() error {
 			}
 		}
 	}
+	if len(h.ClaimHeaders) > maxClaimHeaders {
+		return fmt.Errorf("gameauth: claim_headers: at most %d names", maxClaimHeaders)
+	}
 	for i, c := range h.ClaimHeaders {
-		if c != "id" && c != "provider" && (reservedClaim(c) || !validClaimName(c)) {
-			return fmt.Errorf("gameauth: claim_headers: %q is not id, provider or a claim name (lower case, digits and _)", c)
+		if c != "id" && c != "provider" && c != "all" && (reservedClaim(c) || !validClaimName(c)) {
+			return fmt.Errorf("gameauth: claim_headers: %q is not all, id, provider or a claim name (lower case, digits and _)", c)
 		}
 		if slices.Contains(h.ClaimHeaders[:i], c) {
 			return fmt.Errorf("gameauth: claim_headers: %q is named twice", c)
@@ -467,12 +466,8 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, id *verifiers.Id
 	// One backing array for every header value: a single allocation.
 	vals := make([]string, 2, 2+len(id.Claims))
 	vals[0], vals[1] = id.Provider, id.Subject
-	if h.hdrProv != "" {
-		r.Header[h.hdrProv] = vals[0:1:1]
-	}
-	if h.hdrUser != "" {
-		r.Header[h.hdrUser] = vals[1:2:2]
-	}
+	r.Header[h.hdrProv] = vals[0:1:1]
+	r.Header[h.hdrUser] = vals[1:2:2]
 	names := h.names.load()
 	for _, c := range id.Claims {
 		if !usableClaim(c) || h.claimSet != nil && !slices.Contains(h.claimSet, c.Name) {

@@ -62,6 +62,7 @@ const attackCaddyfile = `
 {ADDR} {
 	handle /seayoo/* {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret SEAYOO_SECRET
 				game_id SEAYOO_GAME
@@ -73,6 +74,7 @@ const attackCaddyfile = `
 	}
 	handle /zego/* {
 		gameauth {
+			claim_headers all
 			zego {
 				app_id ZEGO_APP
 				secret ZEGO_SECRET
@@ -82,6 +84,7 @@ const attackCaddyfile = `
 	}
 	handle /rooms/* {
 		gameauth {
+			claim_headers all
 			zego {
 				app_id ZEGO_APP
 				secret ZEGO_SECRET
@@ -92,6 +95,7 @@ const attackCaddyfile = `
 	}
 	handle /twilio/* {
 		gameauth {
+			claim_headers all
 			twilio {
 				account_sid TW_ACCOUNT
 				api_key_sid TW_KEY
@@ -102,6 +106,7 @@ const attackCaddyfile = `
 	}
 	handle /video/* {
 		gameauth {
+			claim_headers all
 			twilio {
 				account_sid TW_ACCOUNT
 				api_key_sid TW_KEY
@@ -113,6 +118,7 @@ const attackCaddyfile = `
 	}
 	handle /cloud/* {
 		gameauth {
+			claim_headers all
 			cloudbase {
 				credentials_file CB_CREDS
 			}
@@ -121,6 +127,7 @@ const attackCaddyfile = `
 	}
 	handle /taptap/* {
 		gameauth {
+			claim_headers all
 			taptap {
 				server LEANCLOUD
 				client_id TAP_ID

@@ -260,6 +260,7 @@ const zegoIssuerSite = `
 	}
 	handle /pub/* {
 		gameauth {
+			claim_headers all
 			zego {
 				app_id ZEGO_APP
 				secret ZEGO_SECRET
@@ -415,12 +416,14 @@ const twoHandlersSite = `
 {ADDR} {
 	route /two/* {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret SEAYOO_SECRET
 				game_id SEAYOO_GAME
 			}
 		}
 		gameauth {
+			claim_headers all
 			zego {
 				app_id ATK_ZEGO_APP
 				secret ATK_ZEGO_SECRET
@@ -433,12 +436,14 @@ const twoHandlersSite = `
 	}
 	route /two-issue {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret SEAYOO_SECRET
 				game_id SEAYOO_GAME
 			}
 		}
 		gameauth {
+			claim_headers all
 			zego {
 				app_id ATK_ZEGO_APP
 				secret ATK_ZEGO_SECRET
@@ -452,12 +457,14 @@ const twoHandlersSite = `
 	}
 	route /two-respond {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret SEAYOO_SECRET
 				game_id SEAYOO_GAME
 			}
 		}
 		gameauth {
+			claim_headers all
 			zego {
 				app_id ATK_ZEGO_APP
 				secret ATK_ZEGO_SECRET

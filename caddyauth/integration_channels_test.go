@@ -378,6 +378,7 @@ const channelsSite = `
 {ADDR} {
 	handle /t/seayoo/* {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret SEAYOO_SECRET
 				game_id SEAYOO_GAME
@@ -388,6 +389,7 @@ const channelsSite = `
 	}
 	handle /t/optional/* {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret SEAYOO_SECRET
 				game_id SEAYOO_GAME
@@ -399,6 +401,7 @@ const channelsSite = `
 	}
 	handle /t/preflight/* {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret SEAYOO_SECRET
 				game_id SEAYOO_GAME
@@ -410,6 +413,7 @@ const channelsSite = `
 	}
 	handle /t/taptap/* {
 		gameauth {
+			claim_headers all
 			taptap {
 				server LEANCLOUD
 				client_id TAP_ID
@@ -432,6 +436,7 @@ const channelsSite = `
 	}
 	handle /rooms/* {
 		gameauth {
+			claim_headers all
 			zego {
 				app_id ATK_ZEGO_APP
 				secret ATK_ZEGO_SECRET
@@ -442,6 +447,7 @@ const channelsSite = `
 	}
 	handle /players/* {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret SEAYOO_SECRET
 				game_id SEAYOO_GAME
@@ -452,6 +458,7 @@ const channelsSite = `
 	}
 	handle /orig/* {
 		gameauth {
+			claim_headers all
 			zego {
 				app_id ATK_ZEGO_APP
 				secret ATK_ZEGO_SECRET
@@ -463,6 +470,7 @@ const channelsSite = `
 	@r path_regexp room ^/re/([^/]+)/
 	handle @r {
 		gameauth {
+			claim_headers all
 			zego {
 				app_id ATK_ZEGO_APP
 				secret ATK_ZEGO_SECRET
@@ -473,6 +481,7 @@ const channelsSite = `
 	}
 	handle /fwd/* {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret SEAYOO_SECRET
 				game_id SEAYOO_GAME
@@ -485,6 +494,7 @@ const channelsSite = `
 	}
 	handle /opt/* {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret SEAYOO_SECRET
 				game_id SEAYOO_GAME

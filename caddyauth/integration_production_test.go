@@ -22,6 +22,7 @@ func TestIntegrationClaimRules(t *testing.T) {
 {ADDR} {
 	handle /adult/* {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret {env.SEAYOO_SECRET_KEY}
 				game_id xcom
@@ -34,6 +35,7 @@ func TestIntegrationClaimRules(t *testing.T) {
 	}
 	handle /lenient/* {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret {env.SEAYOO_SECRET_KEY}
 				game_id xcom
@@ -44,6 +46,7 @@ func TestIntegrationClaimRules(t *testing.T) {
 	}
 	handle /own/* {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret {env.SEAYOO_SECRET_KEY}
 				game_id xcom
@@ -108,6 +111,7 @@ func TestIntegrationOptionalPreflightForwardToken(t *testing.T) {
 {ADDR} {
 	handle /optional/* {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret {env.SEAYOO_SECRET_KEY}
 				game_id xcom
@@ -118,6 +122,7 @@ func TestIntegrationOptionalPreflightForwardToken(t *testing.T) {
 	}
 	handle /cors/* {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret {env.SEAYOO_SECRET_KEY}
 				game_id xcom
@@ -128,6 +133,7 @@ func TestIntegrationOptionalPreflightForwardToken(t *testing.T) {
 	}
 	handle /ws/* {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret {env.SEAYOO_SECRET_KEY}
 				game_id xcom
@@ -139,6 +145,7 @@ func TestIntegrationOptionalPreflightForwardToken(t *testing.T) {
 	}
 	handle /strip/* {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret {env.SEAYOO_SECRET_KEY}
 				game_id xcom
@@ -247,6 +254,7 @@ func TestForwardTokenOffQuery(t *testing.T) {
 	base := runCaddyfile(t, `
 {ADDR} {
 	gameauth {
+		claim_headers all
 		seayoo {
 			secret {env.SEAYOO_SECRET_KEY}
 			game_id xcom
@@ -277,6 +285,7 @@ func TestIntegrationMetrics(t *testing.T) {
 	}
 	handle /tokens/zego {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret {env.SEAYOO_SECRET_KEY}
 				game_id xcom
@@ -289,6 +298,7 @@ func TestIntegrationMetrics(t *testing.T) {
 	}
 	handle {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret {env.SEAYOO_SECRET_KEY}
 				game_id xcom
@@ -339,6 +349,7 @@ func TestReloadUnderLoad(t *testing.T) {
 }
 http://127.0.0.1:%d {
 	gameauth {
+		claim_headers all
 		seayoo {
 			secrets %s
 			game_id xcom

@@ -3,6 +3,8 @@ package caddyauth_test
 import (
 	"encoding/base64"
 	"net/http"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 const seayooCaddyfile = `
 {ADDR} {
 	gameauth {
+		claim_headers all
 		seayoo {
 			secret {env.SEAYOO_SECRET_KEY}
 			game_id xcom
@@ -190,6 +193,7 @@ func TestIntegrationErrorPlaceholderAndSources(t *testing.T) {
 	base := runCaddyfile(t, `
 {ADDR} {
 	gameauth {
+		claim_headers all
 		seayoo {
 			secret {env.SEAYOO_SECRET_KEY}
 			game_id xcom
@@ -295,9 +299,9 @@ func TestProvisionErrorsNameTheVariable(t *testing.T) {
 	}
 }
 
-// claim_headers sends only the named identity headers; the other claims
-// stay usable as placeholders and in require rules, and forged headers
-// are stripped all the same.
+// claim_headers adds the named claims to the provider and user id; the
+// other claims stay usable as placeholders and in require rules, and
+// forged headers are stripped all the same.
 const claimHeadersCaddyfile = `
 {ADDR} {
 	gameauth {
@@ -334,7 +338,7 @@ func TestIntegrationClaimHeaders(t *testing.T) {
 			got[k] = strings.Join(v, ",")
 		}
 	}
-	want := map[string]string{"X-Auth-User-Id": "91231223346130001", "X-Auth-Idp": "seayoo", "X-Player-Age": "16"}
+	want := map[string]string{"X-Auth-Provider": "seayoo", "X-Auth-User-Id": "91231223346130001", "X-Auth-Idp": "seayoo", "X-Player-Age": "16"}
 	if len(got) != len(want) {
 		t.Fatalf("upstream identity headers %v, want exactly %v", got, want)
 	}
@@ -356,15 +360,68 @@ func TestIntegrationClaimHeaders(t *testing.T) {
 
 func TestClaimHeadersValidation(t *testing.T) {
 	for _, tc := range []struct{ list, err string }{
-		{`["id", "Age"]`, `claim_headers: "Age" is not id, provider or a claim name`},
-		{`["user_id"]`, `claim_headers: "user_id" is not id, provider or a claim name`},
+		{`["id", "Age"]`, `claim_headers: "Age" is not all, id, provider or a claim name`},
+		{`["user_id"]`, `claim_headers: "user_id" is not all, id, provider or a claim name`},
 		{`["idp", "idp"]`, `claim_headers: "idp" is named twice`},
+		{`["all", "Idp"]`, `claim_headers: "Idp" is not all`},
 	} {
 		cfg := `{"apps":{"http":{"servers":{"s":{"listen":["127.0.0.1:0"],"routes":[{"handle":[{"handler":"gameauth",
 			"verifiers":[{"verifier":"seayoo","secret":"sk_secret","game_id":"xcom"}],"claim_headers":` + tc.list + `}]}]}}}}}`
 		err := caddy.Validate(mustConfig(t, cfg))
 		if err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("claim_headers %s: err = %v, want %q", tc.list, err, tc.err)
+		}
+	}
+}
+
+// TestIntegrationPrivateByDefault: with no claim_headers the upstream gets
+// the provider and the user id, nothing else; claim_headers all sends
+// every claim.
+func TestIntegrationPrivateByDefault(t *testing.T) {
+	t.Setenv("SEAYOO_SECRET_KEY", seayooSecret)
+	up := newUpstream(t)
+	base := runCaddyfile(t, `
+{ADDR} {
+	route /default/* {
+		gameauth {
+			seayoo {
+				secret {env.SEAYOO_SECRET_KEY}
+				game_id xcom
+			}
+		}
+		reverse_proxy {UPSTREAM}
+	}
+	route /all/* {
+		gameauth {
+			seayoo {
+				secret {env.SEAYOO_SECRET_KEY}
+				game_id xcom
+			}
+			claim_headers all
+		}
+		reverse_proxy {UPSTREAM}
+	}
+}
+`, up)
+	for _, tc := range []struct {
+		path string
+		want []string
+	}{
+		{"/default/me", []string{"X-Auth-Provider", "X-Auth-User-Id"}},
+		{"/all/me", []string{"X-Auth-Age", "X-Auth-Device-Id", "X-Auth-Distro", "X-Auth-External-Id", "X-Auth-External-Name",
+			"X-Auth-Idp", "X-Auth-Provider", "X-Auth-User-Id", "X-Auth-Variant"}},
+	} {
+		if r := get(t, base+tc.path, bearer(seayooDocToken)); r.status != http.StatusOK {
+			t.Fatalf("%s: status %d", tc.path, r.status)
+		}
+		seen := up.take()
+		if len(seen) != 1 {
+			t.Fatalf("%s: upstream saw %d requests", tc.path, len(seen))
+		}
+		got := identityHeaders(seen[0])
+		sort.Strings(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: identity headers %v, want %v", tc.path, got, tc.want)
 		}
 	}
 }

@@ -34,6 +34,7 @@ func TestIntegrationTwilio(t *testing.T) {
 {ADDR} {
 	route /tokens/twilio {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret {env.SEAYOO_SECRET_KEY}
 				game_id xcom
@@ -49,6 +50,7 @@ func TestIntegrationTwilio(t *testing.T) {
 
 	handle /video/* {
 		gameauth {
+			claim_headers all
 			twilio {
 				account_sid {env.TWILIO_ACCOUNT_SID}
 				api_key_sid {env.TWILIO_API_KEY_SID}
@@ -128,6 +130,7 @@ func TestIntegrationCloudBase(t *testing.T) {
 {ADDR} {
 	route /tokens/cloudbase {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret {env.SEAYOO_SECRET_KEY}
 				game_id xcom
@@ -140,6 +143,7 @@ func TestIntegrationCloudBase(t *testing.T) {
 	}
 	handle /cloud/* {
 		gameauth {
+			claim_headers all
 			cloudbase {
 				credentials_file CREDS
 				env_id my-env-1a2b3c
@@ -264,6 +268,7 @@ func TestIntegrationTapTap(t *testing.T) {
 	base := runCaddyfile(t, strings.ReplaceAll(`
 {ADDR} {
 	gameauth {
+		claim_headers all
 		taptap {
 			server LEANCLOUD
 			client_id {env.TDS_CLIENT_ID}

@@ -20,6 +20,7 @@ const zegoCaddyfile = `
 {ADDR} {
 	route /tokens/zego {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret {env.SEAYOO_SECRET_KEY}
 				game_id xcom
@@ -35,6 +36,7 @@ const zegoCaddyfile = `
 	}
 	route /tokens/lobby/* {
 		gameauth {
+			claim_headers all
 			seayoo {
 				secret {env.SEAYOO_SECRET_KEY}
 				game_id xcom
@@ -56,6 +58,7 @@ const zegoCaddyfile = `
 
 	handle /rooms/* {
 		gameauth {
+			claim_headers all
 			zego {
 				app_id 1234567890
 				secret {env.ZEGO_SERVER_SECRET}
@@ -66,6 +69,7 @@ const zegoCaddyfile = `
 	}
 	handle /streams/* {
 		gameauth {
+			claim_headers all
 			zego {
 				app_id 1234567890
 				secret {env.ZEGO_SERVER_SECRET}
