@@ -103,6 +103,7 @@ type IssuerHandler struct {
 	issuedOK prometheus.Counter // the "ok" child, resolved at provision
 	logger   *zap.Logger
 	userKey  string // User's placeholder when User is one placeholder alone
+	noUser   sync.Once
 }
 
 // CaddyModule returns the Caddy module information.
@@ -268,6 +269,10 @@ func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cadd
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	user := h.user(repl)
 	if user == "" {
+		h.noUser.Do(func() {
+			h.logger.Warn("a token request reached gameauth_issuer with no verified identity: is there a gameauth handler before it in the same route? "+
+				"(logged once per config load; such requests are answered 401)", zap.String("issuer", h.name), zap.String("user", h.User))
+		})
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		repl.Set(ErrorPlaceholder, "no verified identity")
 		h.metrics.issue(h.name, "unauthorized")
