@@ -11,15 +11,37 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
 
 // Timeout bounds one run of a script.
 const Timeout = 30 * time.Second
+
+// MinNodeMajor is the oldest Node.js major version the interop packages
+// run on.
+const MinNodeMajor = 20
+
+// nodeMajor returns the major version of the node on PATH, 0 if unknown.
+func nodeMajor() int {
+	out, err := exec.Command("node", "--version").Output()
+	if err != nil {
+		return 0
+	}
+	v := strings.TrimPrefix(strings.TrimSpace(string(out)), "v")
+	major, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(major)
+	if err != nil {
+		return 0
+	}
+	return n
+}
 
 // Dir returns the absolute path of interop/, after checking that node and
 // the given npm packages are installed; otherwise it skips or fails t.
@@ -33,6 +55,10 @@ func Dir(t testing.TB, packages ...string) string {
 	default:
 		if _, err := exec.LookPath("node"); err != nil {
 			missing = "node is not installed"
+			break
+		}
+		if v := nodeMajor(); v < MinNodeMajor {
+			missing = fmt.Sprintf("node is older than %d (the vendors' packages need it); found major version %d", MinNodeMajor, v)
 			break
 		}
 		for _, p := range packages {
