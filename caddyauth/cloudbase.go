@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -30,6 +31,13 @@ func readKeyFile(field, path string) ([]byte, error) {
 	}
 	f, err := os.Open(path)
 	if err != nil {
+		if !filepath.IsAbs(path) {
+			if wd, werr := os.Getwd(); werr == nil {
+				// A relative path is read from Caddy's working
+				// directory: say which, the usual cause of "not found".
+				return nil, fmt.Errorf("%s: %w (a relative path is read from the directory Caddy runs in, %s)", field, err, wd)
+			}
+		}
 		return nil, fmt.Errorf("%s: %w", field, err) // *PathError names the file
 	}
 	defer f.Close()
