@@ -1,6 +1,7 @@
 package caddyauth
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 
@@ -47,6 +48,12 @@ func (c *tokenCache) build(name string, v verifiers.Verifier) error {
 	}
 	c.verify = cached
 	return nil
+}
+
+// Verify answers for the verifier behind the cache: the TokenVerifier of
+// the modules that embed tokenCache.
+func (c *tokenCache) Verify(ctx context.Context, token string) (verifiers.Identity, error) {
+	return c.verify.Verify(ctx, token)
 }
 
 // Cleanup empties the cache when the config that loaded the verifier is

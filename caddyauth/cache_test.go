@@ -58,7 +58,7 @@ func TestTokenCacheCleanup(t *testing.T) {
 	}
 	tok := benchToken(t)
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	if _, err := sv.VerifyRequest(r, nil, tok); err != nil {
+	if _, err := sv.Verify(r.Context(), tok); err != nil {
 		t.Fatal(err)
 	}
 	cached := sv.verify.(*verifiers.Cached)
@@ -69,7 +69,7 @@ func TestTokenCacheCleanup(t *testing.T) {
 	if err := cu.Cleanup(); err != nil {
 		t.Fatal(err)
 	}
-	if id, err := sv.VerifyRequest(r, nil, tok); err != nil || id.Subject != "91231223346130001" {
+	if id, err := sv.Verify(r.Context(), tok); err != nil || id.Subject != "91231223346130001" {
 		t.Fatalf("after Cleanup: %+v, %v", id, err)
 	}
 	if s := cached.Stats(); s.Entries != 0 {

@@ -19,8 +19,6 @@ func init() {
 	httpcaddyfile.RegisterDirectiveOrder("gameauth_issuer", httpcaddyfile.Before, "respond")
 }
 
-const verifierNamespace = "http.gameauth.verifiers"
-
 func parseGameauth(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	m := new(Handler)
 	if err := m.UnmarshalCaddyfile(h.Dispenser); err != nil {
@@ -51,8 +49,8 @@ func parseGameauth(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) 
 //		forward_token on|off
 //	}
 //
-// Verifiers (seayoo, zego, twilio, taptap, cloudbase) may repeat and are
-// tried in the order written. The from_* lines replace the default token
+// Verifiers (the modules of http.gameauth.verifiers, by name) may repeat
+// and are tried in the order written. The from_* lines replace the default token
 // sources and are tried in the order written.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
@@ -150,9 +148,80 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	if len(h.VerifiersRaw) == 0 {
-		return d.Err("gameauth needs at least one verifier block (seayoo, zego, twilio, taptap or cloudbase)")
+		return d.Errf("gameauth needs at least one verifier block (%s)", orList(moduleNames(verifierNamespace)))
 	}
 	return nil
+}
+
+func parseGameauthIssuer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(IssuerHandler)
+	if err := m.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	gameauth_issuer [<matcher>] <issuer> {
+//		user  <template>
+//		rooms <template>...
+//		allow_publish
+//		allow_streams <template>[*]...
+//		<options of the issuer>
+//	}
+func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // directive name
+	var name string
+	if !d.Args(&name) {
+		return d.Errf("gameauth_issuer needs an issuer name: %s", orList(moduleNames(issuerNamespace)))
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	mod, err := caddy.GetModule(issuerNamespace + "." + name)
+	if err != nil {
+		return d.Errf("unknown issuer %q", name)
+	}
+	guest, ok := mod.New().(issuerOptionParser)
+	if !ok {
+		return d.Errf("issuer %q cannot be configured from a Caddyfile", name)
+	}
+	p := newOptionParser(d)
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "user":
+			if err := p.str(&h.User); err != nil {
+				return err
+			}
+		case "rooms":
+			if err := p.list(&h.Rooms); err != nil {
+				return err
+			}
+		case "allow_publish":
+			if err := p.flag(&h.AllowPublish); err != nil {
+				return err
+			}
+		case "allow_streams":
+			if err := p.list(&h.AllowStreams); err != nil {
+				return err
+			}
+		default:
+			if err := guest.unmarshalOption(p, d.Val()); err != nil {
+				return err
+			}
+		}
+	}
+	h.IssuerRaw = caddyconfig.JSONModuleObject(guest, "issuer", name, nil)
+	return nil
+}
+
+// unmarshalIssuerBlock lets a guest issuer parse its own block too (for
+// caddyfile.Unmarshaler), using the same option parser.
+func unmarshalIssuerBlock(d *caddyfile.Dispenser, guest issuerOptionParser) error {
+	return parseBlock(d, func(p *optionParser, name string) error {
+		return guest.unmarshalOption(p, name)
+	})
 }
 
 // optionParser parses the body of a guest module's block one subdirective

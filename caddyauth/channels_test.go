@@ -143,8 +143,9 @@ func TestUsesPath(t *testing.T) {
 }
 
 func TestStreamPolicy(t *testing.T) {
-	allowed := []string{"1001_*", "lobby"}
-	for id, want := range map[string]bool{"1001_main": true, "1001_": false, "10010_main": false, "lobby": true, "lobby2": false} {
+	allowed := []streamPattern{{value: "1001_", prefix: true}, {value: "lobby"}, {value: "ab*"}}
+	for id, want := range map[string]bool{"1001_main": true, "1001_": false, "10010_main": false, "lobby": true, "lobby2": false,
+		"ab*": true, "abc": false} {
 		if got := streamAllowed(allowed, id); got != want {
 			t.Errorf("%s: %v", id, got)
 		}
@@ -161,12 +162,12 @@ func TestStreamPolicy(t *testing.T) {
 
 func TestIdentitySlotLastWins(t *testing.T) {
 	repl := caddy.NewReplacer()
-	setIdentity(repl, &verifiers.Identity{Provider: "seayoo", Subject: "1001"})
-	clearIdentity(repl)
+	setIdentity(repl, &verifiers.Identity{Provider: "seayoo", Subject: "1001"}, nil)
+	clearIdentity(repl, http.Header{})
 	if v, ok := repl.Get("http.auth.user.id"); ok {
 		t.Fatalf("cleared identity still answers %v", v)
 	}
-	setIdentity(repl, &verifiers.Identity{Provider: "zego", Subject: "2002"})
+	setIdentity(repl, &verifiers.Identity{Provider: "zego", Subject: "2002"}, nil)
 	if v, _ := repl.GetString("http.auth.user.id"); v != "2002" {
 		t.Fatalf("id %q", v)
 	}

@@ -161,11 +161,6 @@ func (c *CloudBaseVerifier) Provision(caddy.Context) error {
 	return c.build("cloudbase", c.v)
 }
 
-// VerifyRequest verifies a custom-login ticket.
-func (c *CloudBaseVerifier) VerifyRequest(r *http.Request, _ *caddy.Replacer, token string) (verifiers.Identity, error) {
-	return c.verify.Verify(r.Context(), token)
-}
-
 // UnmarshalCaddyfile sets up the verifier from Caddyfile tokens. Syntax:
 //
 //	cloudbase {
@@ -293,6 +288,33 @@ func (c *CloudBaseIssuer) checkBounds() error {
 	return nil
 }
 
+// tokenKind declares custom-login tickets to the gameauth-token command.
+func (*CloudBaseIssuer) tokenKind() tokenKind {
+	return tokenKind{
+		name: "cloudbase",
+		help: "a CloudBase custom-login ticket: --credentials-file, --env-id",
+		flags: []tokenFlag{
+			{name: "credentials-file", usage: "custom-login key file"},
+			{name: "env-id", usage: "environment id"},
+		},
+		issuer: func(a tokenArgs) (issuers.Issuer, error) {
+			file := a.String("credentials-file")
+			if file == "" {
+				return nil, fmt.Errorf("--credentials-file is required")
+			}
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return nil, fmt.Errorf("--credentials-file: %w", err)
+			}
+			iss, err := issuers.NewCloudBase(issuers.CloudBaseConfig{CredentialsJSON: data, EnvID: a.String("env-id")})
+			if err != nil {
+				return nil, err
+			}
+			return iss, nil
+		},
+	}
+}
+
 // IssueToken mints a ticket.
 func (c *CloudBaseIssuer) IssueToken(r *http.Request, req issuers.Request) (issuers.Token, error) {
 	return c.iss.Issue(r.Context(), req)
@@ -337,4 +359,5 @@ var (
 	_ caddy.Provisioner     = (*CloudBaseIssuer)(nil)
 	_ caddyfile.Unmarshaler = (*CloudBaseIssuer)(nil)
 	_ TokenIssuer           = (*CloudBaseIssuer)(nil)
+	_ tokenMinter           = (*CloudBaseIssuer)(nil)
 )

@@ -2,202 +2,202 @@ package caddyauth
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
 
 	"github.com/gameauth/caddy-gameauth/issuers"
 )
 
+// The gameauth-token command prints a token. Its kinds come from the
+// module registry: each guest module that can mint a kind of token
+// declares it (tokenMinter) in its vendor's adapter file, so a new vendor
+// adds itself to the command's arguments, flags and help.
+
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "gameauth-token",
-		Usage: "<seayoo|zego|twilio|cloudbase> --user <id> [--ttl <duration>] [kind flags]",
 		Short: "Prints a token for operators and tests",
-		Long: `
+		// Built when the command line is, once every module (and so every
+		// kind) is registered.
+		CobraFunc: func(cmd *cobra.Command) {
+			kinds := tokenKinds()
+			cmd.Use = "gameauth-token <" + strings.Join(kindNames(kinds), "|") + "> --user <id> [--ttl <duration>] [kind flags]"
+			cmd.Long = tokenHelp(kinds)
+			cmd.Flags().AddGoFlagSet(tokenFlagSet(kinds))
+			cmd.RunE = caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
+				if fl.NArg() > 1 {
+					return 1, fmt.Errorf("unexpected arguments after %q", fl.Arg(0))
+				}
+				tok, err := mintToken(context.Background(), fl.Arg(0), fl)
+				if err != nil {
+					return 1, err
+				}
+				fmt.Println(tok.Token)
+				return 0, nil
+			})
+		},
+	})
+}
+
+// tokenKind is one kind of token the command prints.
+type tokenKind struct {
+	// name is the command's first argument: the vendor's name.
+	name string
+	// help says what the kind prints and which flags it reads, for the
+	// command's help: "a ZEGOCLOUD Token04: --app-id, ...".
+	help string
+	// flags are the flags of this kind beyond the common ones.
+	flags []tokenFlag
+	// issuer builds the issuer from the command's flags; the common
+	// request flags (--user, --room, --publish, --streams, --ttl) are the
+	// command's.
+	issuer func(a tokenArgs) (issuers.Issuer, error)
+}
+
+// tokenFlag is a string flag of a kind, or a bool one when isBool.
+type tokenFlag struct {
+	name, def, usage string
+	isBool           bool
+}
+
+// tokenMinter is implemented by the guest modules whose vendor's tokens
+// the command prints: the issuers, and the verifier of a vendor whose
+// tokens Caddy does not issue but developers need (Seayoo).
+type tokenMinter interface {
+	tokenKind() tokenKind
+}
+
+// tokenArgs are the command's parsed flags, by name (caddycmd.Flags).
+type tokenArgs interface {
+	String(name string) string
+	Bool(name string) bool
+	Duration(name string) time.Duration
+}
+
+// tokenKinds returns the kinds the registered modules declare, by name.
+func tokenKinds() []tokenKind {
+	var kinds []tokenKind
+	for _, ns := range []string{issuerNamespace, verifierNamespace} {
+		for _, mi := range caddy.GetModules(ns) {
+			m, ok := mi.New().(tokenMinter)
+			if !ok {
+				continue
+			}
+			k := m.tokenKind()
+			if !slices.ContainsFunc(kinds, func(have tokenKind) bool { return have.name == k.name }) {
+				kinds = append(kinds, k)
+			}
+		}
+	}
+	slices.SortFunc(kinds, func(a, b tokenKind) int { return strings.Compare(a.name, b.name) })
+	return kinds
+}
+
+func kindNames(kinds []tokenKind) []string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = k.name
+	}
+	return names
+}
+
+// tokenHelp is the command's long help.
+func tokenHelp(kinds []tokenKind) string {
+	var b strings.Builder
+	b.WriteString(`
 Prints a freshly minted token to stdout, for operators and tests.
 
 Secrets are read from a file (--secret-file) or an environment variable
 (--secret-env), never from the command line, where other users could see them.
 
-  seayoo     a Seayoo-shaped identity token for local development without
-             Seayoo's servers: --secret-file|--secret-env (sk_...), --game-id,
-             [--issuer], [--claims '{"idp":"seayoo","age":18}']
-  zego       a ZEGOCLOUD Token04: --app-id, --secret-file|--secret-env,
-             [--room], [--publish], [--streams a,b], [--mode gcm|cbc]
-  twilio     a Twilio Video Access Token: --account-sid, --api-key-sid,
-             --secret-file|--secret-env (the API key secret), [--room], [--region]
-  cloudbase  a CloudBase custom-login ticket: --credentials-file, --env-id
-`,
-		Flags: tokenFlags(),
-		Func: func(fl caddycmd.Flags) (int, error) {
-			opts := tokenOptions{
-				kind:            fl.Arg(0),
-				user:            fl.String("user"),
-				ttl:             fl.Duration("ttl"),
-				secretFile:      fl.String("secret-file"),
-				secretEnv:       fl.String("secret-env"),
-				appID:           fl.String("app-id"),
-				room:            fl.String("room"),
-				publish:         fl.Bool("publish"),
-				streams:         fl.String("streams"),
-				mode:            fl.String("mode"),
-				gameID:          fl.String("game-id"),
-				issuer:          fl.String("issuer"),
-				claims:          fl.String("claims"),
-				accountSID:      fl.String("account-sid"),
-				apiKeySID:       fl.String("api-key-sid"),
-				region:          fl.String("region"),
-				credentialsFile: fl.String("credentials-file"),
-				envID:           fl.String("env-id"),
-			}
-			if fl.NArg() > 1 {
-				return caddy1, fmt.Errorf("unexpected arguments after %q", opts.kind)
-			}
-			tok, err := mintToken(context.Background(), opts)
-			if err != nil {
-				return caddy1, err
-			}
-			fmt.Println(tok.Token)
-			return 0, nil
-		},
-	})
+`)
+	width := 0
+	for _, k := range kinds {
+		width = max(width, len(k.name))
+	}
+	indent := "\n" + strings.Repeat(" ", width+4)
+	for _, k := range kinds {
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, k.name, strings.ReplaceAll(k.help, "\n", indent))
+	}
+	return b.String()
 }
 
-const caddy1 = 1 // exit status for errors
-
-func tokenFlags() *flag.FlagSet {
+// tokenFlagSet holds the common flags and those of every kind; a flag two
+// kinds declare is defined once.
+func tokenFlagSet(kinds []tokenKind) *flag.FlagSet {
 	fs := flag.NewFlagSet("gameauth-token", flag.ExitOnError)
 	fs.String("user", "", "the user id the token is for (required)")
 	fs.Duration("ttl", 0, "token lifetime (default: the kind's default)")
 	fs.String("secret-file", "", "file holding the secret")
 	fs.String("secret-env", "", "environment variable holding the secret")
-	fs.String("app-id", "", "zego: AppID")
-	fs.String("room", "", "zego, twilio: room id")
-	fs.Bool("publish", false, "zego: grant the publish privilege")
-	fs.String("streams", "", "zego: comma-separated stream ids allowed to publish")
-	fs.String("mode", "gcm", "zego: gcm or cbc")
-	fs.String("game-id", "", "seayoo: game id (aud)")
-	fs.String("issuer", "", "seayoo: iss (default https://api.seayoo.com)")
-	fs.String("claims", "", "seayoo: extra claims as a JSON object")
-	fs.String("account-sid", "", "twilio: account SID")
-	fs.String("api-key-sid", "", "twilio: API key SID")
-	fs.String("region", "", "twilio: region (twr header)")
-	fs.String("credentials-file", "", "cloudbase: custom-login key file")
-	fs.String("env-id", "", "cloudbase: environment id")
+	fs.String("room", "", "room id, for the kinds that bind one")
+	fs.Bool("publish", false, "grant the publish privilege, for the kinds that have one")
+	fs.String("streams", "", "comma-separated stream ids allowed to publish, for the kinds that have them")
+	for _, k := range kinds {
+		for _, f := range k.flags {
+			switch {
+			case fs.Lookup(f.name) != nil:
+			case f.isBool:
+				fs.Bool(f.name, f.def == "true", k.name+": "+f.usage)
+			default:
+				fs.String(f.name, f.def, k.name+": "+f.usage)
+			}
+		}
+	}
 	return fs
 }
 
-type tokenOptions struct {
-	kind, user                    string
-	ttl                           time.Duration
-	secretFile, secretEnv         string
-	appID, room, streams, mode    string
-	publish                       bool
-	gameID, issuer, claims        string
-	accountSID, apiKeySID, region string
-	credentialsFile, envID        string
-}
-
-func (o tokenOptions) secret() (string, error) {
+// commandSecret reads the secret of --secret-file or --secret-env.
+func commandSecret(a tokenArgs) (string, error) {
+	file, env := a.String("secret-file"), a.String("secret-env")
 	switch {
-	case o.secretFile != "" && o.secretEnv != "":
+	case file != "" && env != "":
 		return "", fmt.Errorf("give --secret-file or --secret-env, not both")
-	case o.secretFile != "":
-		b, err := os.ReadFile(o.secretFile)
+	case file != "":
+		b, err := os.ReadFile(file)
 		if err != nil {
 			return "", fmt.Errorf("--secret-file: %w", err)
 		}
 		return strings.TrimRight(string(b), "\r\n"), nil
-	case o.secretEnv != "":
-		v, ok := os.LookupEnv(o.secretEnv)
+	case env != "":
+		v, ok := os.LookupEnv(env)
 		if !ok || v == "" {
-			return "", fmt.Errorf("--secret-env: environment variable %s is not set", o.secretEnv)
+			return "", fmt.Errorf("--secret-env: environment variable %s is not set", env)
 		}
 		return v, nil
 	}
 	return "", fmt.Errorf("--secret-file or --secret-env is required")
 }
 
-// mintToken builds the issuer for opts.kind and mints one token.
-func mintToken(ctx context.Context, o tokenOptions) (issuers.Token, error) {
-	if o.user == "" {
+// mintToken builds the issuer of the kind named and mints one token.
+func mintToken(ctx context.Context, kind string, a tokenArgs) (issuers.Token, error) {
+	user := a.String("user")
+	if user == "" {
 		return issuers.Token{}, fmt.Errorf("--user is required")
 	}
-	req := issuers.Request{UserID: o.user, RoomID: o.room, Publish: o.publish, TTL: o.ttl}
-	if o.streams != "" {
-		req.StreamIDs = strings.Split(o.streams, ",")
+	kinds := tokenKinds()
+	i := slices.IndexFunc(kinds, func(k tokenKind) bool { return k.name == kind })
+	switch {
+	case kind == "":
+		return issuers.Token{}, fmt.Errorf("name the kind of token: %s", orList(kindNames(kinds)))
+	case i < 0:
+		return issuers.Token{}, fmt.Errorf("unknown kind %q: want %s", kind, orList(kindNames(kinds)))
 	}
-	var (
-		iss issuers.Issuer
-		err error
-	)
-	switch o.kind {
-	case "seayoo":
-		var secret string
-		if secret, err = o.secret(); err != nil {
-			return issuers.Token{}, err
-		}
-		var claims map[string]any
-		if o.claims != "" {
-			if err := json.Unmarshal([]byte(o.claims), &claims); err != nil {
-				return issuers.Token{}, fmt.Errorf("--claims: not a JSON object: %v", err)
-			}
-		}
-		iss, err = issuers.NewSeayoo(issuers.SeayooConfig{Secret: secret, GameID: o.gameID, Issuer: o.issuer, Claims: claims})
-	case "zego":
-		var secret string
-		if secret, err = o.secret(); err != nil {
-			return issuers.Token{}, err
-		}
-		appID, perr := strconv.ParseUint(o.appID, 10, 32)
-		if perr != nil || appID == 0 {
-			return issuers.Token{}, fmt.Errorf("--app-id: want a positive 32-bit number")
-		}
-		mode := issuers.ZegoGCM
-		switch o.mode {
-		case "", "gcm":
-		case "cbc":
-			mode = issuers.ZegoCBC
-		default:
-			return issuers.Token{}, fmt.Errorf("--mode: want gcm or cbc")
-		}
-		iss, err = issuers.NewZego(issuers.ZegoConfig{AppID: uint32(appID), Secret: secret, Mode: mode, MaxTTL: maxDuration(o.ttl, 24*time.Hour)})
-	case "twilio":
-		var secret string
-		if secret, err = o.secret(); err != nil {
-			return issuers.Token{}, err
-		}
-		iss, err = issuers.NewTwilio(issuers.TwilioConfig{AccountSID: o.accountSID, APIKeySID: o.apiKeySID, APIKeySecret: secret, Region: o.region})
-	case "cloudbase":
-		if o.credentialsFile == "" {
-			return issuers.Token{}, fmt.Errorf("--credentials-file is required")
-		}
-		data, rerr := os.ReadFile(o.credentialsFile)
-		if rerr != nil {
-			return issuers.Token{}, fmt.Errorf("--credentials-file: %w", rerr)
-		}
-		iss, err = issuers.NewCloudBase(issuers.CloudBaseConfig{CredentialsJSON: data, EnvID: o.envID})
-	case "":
-		return issuers.Token{}, fmt.Errorf("name the kind of token: seayoo, zego, twilio or cloudbase")
-	default:
-		return issuers.Token{}, fmt.Errorf("unknown kind %q: want seayoo, zego, twilio or cloudbase", o.kind)
-	}
+	iss, err := kinds[i].issuer(a)
 	if err != nil {
 		return issuers.Token{}, err
 	}
-	return iss.Issue(ctx, req)
-}
-
-func maxDuration(a, b time.Duration) time.Duration {
-	if a > b {
-		return a
+	req := issuers.Request{UserID: user, RoomID: a.String("room"), Publish: a.Bool("publish"), TTL: a.Duration("ttl")}
+	if s := a.String("streams"); s != "" {
+		req.StreamIDs = strings.Split(s, ",")
 	}
-	return b
+	return iss.Issue(ctx, req)
 }

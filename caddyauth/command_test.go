@@ -6,12 +6,15 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gameauth/caddy-gameauth/issuers"
 	"github.com/gameauth/caddy-gameauth/verifiers"
 )
 
@@ -24,6 +27,33 @@ func writeFile(t *testing.T, name, content string) string {
 	return p
 }
 
+// mint runs the command's flag parsing and minting: args are the kind, then
+// the flags.
+func mint(t *testing.T, args ...string) (issuers.Token, error) {
+	t.Helper()
+	fs := tokenFlagSet(tokenKinds())
+	fs.Init("gameauth-token", flag.ContinueOnError)
+	if err := fs.Parse(args[1:]); err != nil {
+		t.Fatal(err)
+	}
+	return mintToken(t.Context(), args[0], goFlags{fs})
+}
+
+// goFlags reads a parsed flag.FlagSet as the command reads caddycmd.Flags.
+type goFlags struct{ fs *flag.FlagSet }
+
+func (f goFlags) String(name string) string { return f.fs.Lookup(name).Value.String() }
+
+func (f goFlags) Bool(name string) bool {
+	v, _ := strconv.ParseBool(f.fs.Lookup(name).Value.String())
+	return v
+}
+
+func (f goFlags) Duration(name string) time.Duration {
+	d, _ := time.ParseDuration(f.fs.Lookup(name).Value.String())
+	return d
+}
+
 // TestGameauthTokenCommand mints each kind the command knows and checks the
 // token with the matching verifier.
 func TestGameauthTokenCommand(t *testing.T) {
@@ -31,8 +61,8 @@ func TestGameauthTokenCommand(t *testing.T) {
 
 	t.Run("zego", func(t *testing.T) {
 		secret := "0123456789abcdef0123456789abcdef"
-		tok, err := mintToken(ctx, tokenOptions{kind: "zego", user: "alice", appID: "1234567890",
-			secretFile: writeFile(t, "zego", secret+"\n"), room: "r1", publish: true, streams: "s1,s2", mode: "cbc", ttl: 2 * time.Hour})
+		tok, err := mint(t, "zego", "--user", "alice", "--app-id", "1234567890", "--secret-file", writeFile(t, "zego", secret+"\n"),
+			"--room", "r1", "--publish", "--streams", "s1,s2", "--mode", "cbc", "--ttl", "2h")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,8 +71,10 @@ func TestGameauthTokenCommand(t *testing.T) {
 		if err != nil || id.Subject != "alice" {
 			t.Fatalf("%v %v", id, err)
 		}
-		if err := v.Require(&id, verifiers.ZegoRequirement{Room: "r1", Stream: "s2"}); err != nil {
-			t.Fatal(err)
+		for name, want := range map[string]string{"room_id": "r1", "publish": "1", "stream_ids": "s1,s2"} {
+			if got, _ := id.Claim(name); got != want {
+				t.Errorf("%s = %q, want %q", name, got, want)
+			}
 		}
 		if d := tok.ExpiresAt.Sub(tok.IssuedAt); d != 2*time.Hour {
 			t.Errorf("ttl %v", d)
@@ -51,7 +83,7 @@ func TestGameauthTokenCommand(t *testing.T) {
 
 	t.Run("seayoo", func(t *testing.T) {
 		t.Setenv("GAMEAUTH_TEST_SK", "sk_secret")
-		tok, err := mintToken(ctx, tokenOptions{kind: "seayoo", user: "1001", secretEnv: "GAMEAUTH_TEST_SK", gameID: "xcom", claims: `{"idp":"seayoo","age":18}`})
+		tok, err := mint(t, "seayoo", "--user", "1001", "--secret-env", "GAMEAUTH_TEST_SK", "--game-id", "xcom", "--claims", `{"idp":"seayoo","age":18}`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,13 +99,13 @@ func TestGameauthTokenCommand(t *testing.T) {
 
 	t.Run("twilio", func(t *testing.T) {
 		acct, sid, secret := "AC0123456789abcdef0123456789abcdef", "SKfedcba9876543210fedcba9876543210", "s3cret-api-key-secret"
-		tok, err := mintToken(ctx, tokenOptions{kind: "twilio", user: "bob", accountSID: acct, apiKeySID: sid, secretFile: writeFile(t, "tw", secret), room: "squad"})
+		tok, err := mint(t, "twilio", "--user", "bob", "--account-sid", acct, "--api-key-sid", sid, "--secret-file", writeFile(t, "tw", secret), "--room", "squad")
 		if err != nil {
 			t.Fatal(err)
 		}
 		v, _ := verifiers.NewTwilio(verifiers.TwilioConfig{AccountSID: acct, Keys: []verifiers.TwilioKey{{SID: sid, Secret: secret}}})
 		id, err := v.Verify(ctx, tok.Token)
-		if err != nil || id.Subject != "bob" || v.Require(&id, "squad") != nil {
+		if room, _ := id.Claim("room"); err != nil || id.Subject != "bob" || room != "squad" {
 			t.Fatalf("%v %v", id, err)
 		}
 	})
@@ -84,7 +116,7 @@ func TestGameauthTokenCommand(t *testing.T) {
 		creds, _ := json.Marshal(map[string]string{"private_key_id": "k1", "env_id": "env-1",
 			"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))})
 		path := writeFile(t, "tcb.json", string(creds))
-		tok, err := mintToken(ctx, tokenOptions{kind: "cloudbase", user: "player-1", credentialsFile: path, envID: "env-1"})
+		tok, err := mint(t, "cloudbase", "--user", "player-1", "--credentials-file", path, "--env-id", "env-1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,21 +133,21 @@ func TestGameauthTokenCommand(t *testing.T) {
 	t.Run("errors", func(t *testing.T) {
 		t.Setenv("GAMEAUTH_TEST_ZEGO", "0123456789abcdef0123456789abcdef")
 		for _, c := range []struct {
-			o    tokenOptions
+			args []string
 			want string
 		}{
-			{tokenOptions{kind: "zego", appID: "1"}, "--user is required"},
-			{tokenOptions{kind: "agora", user: "a"}, `unknown kind "agora"`},
-			{tokenOptions{user: "a"}, "name the kind"},
-			{tokenOptions{kind: "zego", user: "a", appID: "x", secretEnv: "GAMEAUTH_TEST_ZEGO"}, "--app-id"},
-			{tokenOptions{kind: "zego", user: "a", appID: "1"}, "--secret-file or --secret-env is required"},
-			{tokenOptions{kind: "zego", user: "a", appID: "1", secretEnv: "GAMEAUTH_TEST_UNSET_VAR"}, "GAMEAUTH_TEST_UNSET_VAR is not set"},
-			{tokenOptions{kind: "zego", user: "a", appID: "1", secretEnv: "GAMEAUTH_TEST_ZEGO", mode: "ecb"}, "--mode"},
-			{tokenOptions{kind: "cloudbase", user: "a"}, "--credentials-file is required"},
+			{[]string{"zego", "--app-id", "1"}, "--user is required"},
+			{[]string{"agora", "--user", "a"}, `unknown kind "agora": want cloudbase, seayoo, twilio or zego`},
+			{[]string{"", "--user", "a"}, "name the kind of token: cloudbase, seayoo, twilio or zego"},
+			{[]string{"zego", "--user", "a", "--app-id", "x", "--secret-env", "GAMEAUTH_TEST_ZEGO"}, "--app-id"},
+			{[]string{"zego", "--user", "a", "--app-id", "1"}, "--secret-file or --secret-env is required"},
+			{[]string{"zego", "--user", "a", "--app-id", "1", "--secret-env", "GAMEAUTH_TEST_UNSET_VAR"}, "GAMEAUTH_TEST_UNSET_VAR is not set"},
+			{[]string{"zego", "--user", "a", "--app-id", "1", "--secret-env", "GAMEAUTH_TEST_ZEGO", "--mode", "ecb"}, "--mode"},
+			{[]string{"cloudbase", "--user", "a"}, "--credentials-file is required"},
 		} {
-			_, err := mintToken(ctx, c.o)
+			_, err := mint(t, c.args...)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("%+v: error %v, want %q", c.o, err, c.want)
+				t.Errorf("%q: error %v, want %q", c.args, err, c.want)
 			}
 			if err != nil && strings.Contains(err.Error(), "0123456789abcdef") {
 				t.Errorf("error leaks the secret: %v", err)

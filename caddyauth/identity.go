@@ -1,6 +1,7 @@
 package caddyauth
 
 import (
+	"net/http"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -17,6 +18,7 @@ import (
 type identitySlot struct {
 	id  verifiers.Identity
 	set bool
+	by  *Handler // the handler that set the identity headers of id
 }
 
 // slotKey is the replacer variable under which a request's *identitySlot
@@ -48,19 +50,38 @@ func slotOf(repl *caddy.Replacer, create bool) *identitySlot {
 
 // clearIdentity forgets any identity an earlier gameauth handler set on
 // this request.
-func clearIdentity(repl *caddy.Replacer) {
+//
+// Static {http.auth.user.*} values that other modules set (basic_auth sets
+// the user id; so does vars) are deleted too: they would answer before the
+// slot, so a player behind a shared basic_auth login would be issued
+// tokens as that login. And the identity headers an earlier handler set
+// under another header_prefix are removed, so no header names a player
+// this handler did not verify.
+func clearIdentity(repl *caddy.Replacer, hdr http.Header) {
+	repl.DeleteByPrefix(userPlaceholderPrefix)
 	if s := slotOf(repl, false); s != nil {
+		if s.set && s.by != nil {
+			s.by.uninject(hdr, &s.id)
+		}
 		*s = identitySlot{}
 	}
 }
 
 // setIdentity makes id the request's identity.
-func setIdentity(repl *caddy.Replacer, id *verifiers.Identity) {
+func setIdentity(repl *caddy.Replacer, id *verifiers.Identity, by *Handler) {
 	s := slotOf(repl, true)
-	s.id, s.set = *id, true
+	s.id, s.set, s.by = *id, true, by
 }
 
 const userPlaceholderPrefix = "http.auth.user."
+
+// identityPlaceholder reports whether a placeholder name is the verified
+// identity or an environment variable: the only values a header line or an
+// issuer's user template may use.
+func identityPlaceholder(name string) bool {
+	return strings.HasPrefix(name, userPlaceholderPrefix) && len(name) > len(userPlaceholderPrefix) ||
+		strings.HasPrefix(name, "env.") && len(name) > len("env.")
+}
 
 // lookup answers the {http.auth.user.*} placeholders: id, provider and
 // each usable claim.

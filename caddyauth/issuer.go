@@ -4,18 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
-	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -27,8 +23,6 @@ import (
 func init() {
 	caddy.RegisterModule(IssuerHandler{})
 }
-
-const issuerNamespace = "http.gameauth.issuers"
 
 // TokenIssuer is implemented by the guest modules of the
 // http.gameauth.issuers namespace.
@@ -56,9 +50,6 @@ type issuerOptionParser interface {
 
 // DefaultIssuerUser is the default template of the user a token is issued for.
 const DefaultIssuerUser = "{http.auth.user.id}"
-
-// maxIssuerRequestBody bounds the JSON or form body of a token request.
-const maxIssuerRequestBody = 4 << 10
 
 // IssuerHandler answers token requests with a token minted for the
 // identity that a gameauth handler verified earlier on the same request.
@@ -103,7 +94,10 @@ type IssuerHandler struct {
 	issuedOK prometheus.Counter // the "ok" child, resolved at provision
 	logger   *zap.Logger
 	userKey  string // User's placeholder when User is one placeholder alone
-	noUser   sync.Once
+	noUser   *sync.Once
+	// policyPath: a rooms or allow_streams template reads request data
+	// that may come from the path, so the path must be plain.
+	policyPath bool // the warning of a request with no identity, once per config load
 }
 
 // CaddyModule returns the Caddy module information.
@@ -143,6 +137,11 @@ func (h *IssuerHandler) setIssuer(ctx caddy.Context, iss TokenIssuer) {
 	h.metrics = newHandlerMetrics(ctx)
 	h.issuedOK = h.metrics.issued.WithLabelValues(h.name, "ok")
 	h.userKey = soloPlaceholder(h.User)
+	h.noUser = new(sync.Once)
+	h.policyPath = false
+	for _, t := range append(slices.Clone(h.Rooms), h.AllowStreams...) {
+		h.policyPath = h.policyPath || usesPath(strings.TrimSuffix(t, "*"))
+	}
 }
 
 // soloPlaceholder returns key when tmpl is exactly "{key}", a single
@@ -204,62 +203,6 @@ func (h *IssuerHandler) Validate() error {
 	return nil
 }
 
-// tokenRequest is the body of a token request.
-type tokenRequest struct {
-	RoomID    string   `json:"room_id"`
-	Room      string   `json:"room"`
-	StreamIDs []string `json:"stream_ids"`
-	Publish   bool     `json:"publish"`
-}
-
-// tokenAnswer is the JSON answer.
-type tokenAnswer struct {
-	Token     string `json:"token"`
-	UserID    string `json:"user_id"`
-	Identity  string `json:"identity,omitempty"`
-	RoomID    string `json:"room_id,omitempty"`
-	ExpiresAt int64  `json:"expires_at"`
-	ExpiresIn int64  `json:"expires_in"`
-}
-
-// appendJSON appends a as JSON, byte for byte what encoding/json writes for
-// it (TestTokenAnswerJSON), without reflection.
-func (a *tokenAnswer) appendJSON(dst []byte) []byte {
-	dst = append(dst, `{"token":`...)
-	dst = jsonstr.Append(dst, a.Token)
-	dst = append(dst, `,"user_id":`...)
-	dst = jsonstr.Append(dst, a.UserID)
-	if a.Identity != "" {
-		dst = append(dst, `,"identity":`...)
-		dst = jsonstr.Append(dst, a.Identity)
-	}
-	if a.RoomID != "" {
-		dst = append(dst, `,"room_id":`...)
-		dst = jsonstr.Append(dst, a.RoomID)
-	}
-	dst = append(dst, `,"expires_at":`...)
-	dst = strconv.AppendInt(dst, a.ExpiresAt, 10)
-	dst = append(dst, `,"expires_in":`...)
-	dst = strconv.AppendInt(dst, a.ExpiresIn, 10)
-	return append(dst, '}')
-}
-
-type requestProblem struct {
-	msg       string
-	forbidden bool // a privilege the route's policy does not grant: 403
-}
-
-func (p *requestProblem) Error() string { return p.msg }
-
-func problem(format string, args ...any) error {
-	return &requestProblem{msg: fmt.Sprintf(format, args...)}
-}
-
-// denied is a request for a privilege the route's policy does not grant.
-func denied(msg string) error {
-	return &requestProblem{msg: msg, forbidden: true}
-}
-
 // ServeHTTP issues a token for the verified user.
 func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
@@ -284,6 +227,12 @@ func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cadd
 		return h.badRequest(w, repl, err)
 	}
 	req := issuers.Request{UserID: user, StreamIDs: tr.StreamIDs, Publish: tr.Publish}
+	if h.policyPath && !plainPath(r) {
+		// A rooms or allow_streams template reads the path, which Caddy's
+		// matchers read cleaned: "/tok/private/..%2Fpublic-7" matches
+		// /tok/public-* while {http.request.uri.path.1} reads "private".
+		return h.badRequest(w, repl, denied(errAmbiguousPath.Error()))
+	}
 	if req.RoomID, err = h.room(repl, tr); err != nil {
 		return h.badRequest(w, repl, err)
 	}
@@ -339,278 +288,36 @@ var answerBuffers = sync.Pool{New: func() any {
 	return &b
 }}
 
-// room picks the room the token is bound to, under the Rooms restriction.
-func (h *IssuerHandler) room(repl *caddy.Replacer, tr tokenRequest) (string, error) {
-	room := tr.RoomID
-	if len(h.Rooms) == 0 {
-		return room, nil
-	}
-	if room == "" {
-		if len(h.Rooms) == 1 {
-			room = repl.ReplaceAll(h.Rooms[0], "")
-			if room == "" {
-				return "", problem("room_id: required")
-			}
-			return room, nil
-		}
-		return "", problem("room_id: required")
-	}
-	for _, t := range h.Rooms {
-		if allowed := repl.ReplaceAll(t, ""); allowed != "" && allowed == room {
-			return room, nil
-		}
-	}
-	return "", denied("room_id: not a room this route issues tokens for")
+// tokenAnswer is the JSON answer.
+type tokenAnswer struct {
+	Token     string `json:"token"`
+	UserID    string `json:"user_id"`
+	Identity  string `json:"identity,omitempty"`
+	RoomID    string `json:"room_id,omitempty"`
+	ExpiresAt int64  `json:"expires_at"`
+	ExpiresIn int64  `json:"expires_in"`
 }
 
-// readRequest reads the optional request fields and refuses any other.
-func (h *IssuerHandler) readRequest(r *http.Request) (tokenRequest, error) {
-	var tr tokenRequest
-	switch r.Method {
-	case http.MethodGet:
-		if err := h.fromValues(&tr, r.URL.RawQuery); err != nil {
-			return tr, err
-		}
-	case http.MethodPost:
-		if r.URL.RawQuery != "" {
-			if err := h.fromValues(&tr, r.URL.RawQuery); err != nil {
-				return tr, err
-			}
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxIssuerRequestBody))
-		if err != nil {
-			return tr, problem("request body too large or unreadable")
-		}
-		if len(strings.TrimSpace(string(body))) == 0 {
-			break
-		}
-		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if trimmed := strings.TrimSpace(string(body)); strings.HasPrefix(trimmed, "{") {
-			// A JSON object, whatever the client called it (curl -d says
-			// form): a form body never starts with "{".
-			ct = "application/json"
-		}
-		switch ct {
-		case "application/json", "":
-			if err := h.fromJSON(&tr, body); err != nil {
-				return tr, err
-			}
-		case "application/x-www-form-urlencoded":
-			if err := h.fromValues(&tr, string(body)); err != nil {
-				return tr, err
-			}
-		default:
-			return tr, problem("unsupported content type; use application/json")
-		}
+// appendJSON appends a as JSON, byte for byte what encoding/json writes for
+// it (TestTokenAnswerJSON), without reflection.
+func (a *tokenAnswer) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"token":`...)
+	dst = jsonstr.Append(dst, a.Token)
+	dst = append(dst, `,"user_id":`...)
+	dst = jsonstr.Append(dst, a.UserID)
+	if a.Identity != "" {
+		dst = append(dst, `,"identity":`...)
+		dst = jsonstr.Append(dst, a.Identity)
 	}
-	if tr.Room != "" {
-		if tr.RoomID != "" && tr.RoomID != tr.Room {
-			return tr, problem("room and room_id differ")
-		}
-		tr.RoomID = tr.Room
+	if a.RoomID != "" {
+		dst = append(dst, `,"room_id":`...)
+		dst = jsonstr.Append(dst, a.RoomID)
 	}
-	return tr, h.checkFields(tr)
-}
-
-func (h *IssuerHandler) checkFields(tr tokenRequest) error {
-	if tr.RoomID != "" && !h.fields.room {
-		return problem("room_id: this issuer takes no room")
-	}
-	if len(tr.StreamIDs) > 0 && !h.fields.streams {
-		return problem("stream_ids: this issuer takes no streams")
-	}
-	if tr.Publish && !h.fields.publish {
-		return problem("publish: this issuer takes no publish privilege")
-	}
-	if len(tr.StreamIDs) > 32 {
-		return problem("stream_ids: at most 32")
-	}
-	return nil
-}
-
-// userFields are request fields that would name a user: never honoured.
-func isUserField(k string) bool {
-	switch strings.ToLower(k) {
-	case "user", "user_id", "userid", "uid", "identity", "sub":
-		return true
-	}
-	return false
-}
-
-func (h *IssuerHandler) fromJSON(tr *tokenRequest, body []byte) error {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return problem("request body is not a JSON object")
-	}
-	for k, v := range raw {
-		var err error
-		switch k {
-		case "room_id":
-			err = json.Unmarshal(v, &tr.RoomID)
-		case "room":
-			err = json.Unmarshal(v, &tr.Room)
-		case "stream_ids":
-			err = json.Unmarshal(v, &tr.StreamIDs)
-		case "publish":
-			err = json.Unmarshal(v, &tr.Publish)
-		default:
-			if isUserField(k) {
-				return problem("the token is issued for the verified identity; the request cannot name a user")
-			}
-			return unknownField(k)
-		}
-		if err != nil {
-			return problem("%s: wrong type", k)
-		}
-	}
-	return nil
-}
-
-func (h *IssuerHandler) fromValues(tr *tokenRequest, raw string) error {
-	vals, err := url.ParseQuery(raw)
-	if err != nil {
-		return problem("malformed query or form")
-	}
-	for k, v := range vals {
-		if len(v) != 1 && k != "stream_ids" {
-			return problem("%s: given more than once", k)
-		}
-		switch k {
-		case "room_id":
-			tr.RoomID = v[0]
-		case "room":
-			tr.Room = v[0]
-		case "stream_ids":
-			for _, s := range v {
-				for _, id := range strings.Split(s, ",") {
-					if id != "" {
-						tr.StreamIDs = append(tr.StreamIDs, id)
-					}
-				}
-			}
-		case "publish":
-			switch v[0] {
-			case "1", "true", "yes", "on":
-				tr.Publish = true
-			case "0", "false", "no", "off", "":
-			default:
-				return problem("publish: want true or false")
-			}
-		default:
-			if isUserField(k) {
-				return problem("the token is issued for the verified identity; the request cannot name a user")
-			}
-			return unknownField(k)
-		}
-	}
-	return nil
-}
-
-// unknownField names the field when it is a plain identifier, so the
-// message never echoes arbitrary client input.
-func unknownField(k string) error {
-	if len(k) <= 32 && validClaimName(k) {
-		return problem("unknown request field %q (want room_id, stream_ids or publish)", k)
-	}
-	return problem("unknown request field (want room_id, stream_ids or publish)")
-}
-
-// badRequest answers 400 with a JSON error. The message names the field at
-// fault and never echoes request values.
-func (h *IssuerHandler) badRequest(w http.ResponseWriter, repl *caddy.Replacer, err error) error {
-	msg := "bad request"
-	status, code, outcome := http.StatusBadRequest, "invalid_request", "bad_request"
-	var p *requestProblem
-	var re *issuers.RequestError
-	switch {
-	case errors.As(err, &p):
-		msg = p.msg
-		if p.forbidden {
-			status, code, outcome = http.StatusForbidden, "insufficient_scope", "forbidden"
-		}
-	case errors.As(err, &re):
-		msg = re.Error()
-	}
-	repl.Set(ErrorPlaceholder, msg)
-	h.metrics.issue(h.name, outcome)
-	body, _ := json.Marshal(map[string]string{"error": code, "error_description": msg})
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, werr := w.Write(body)
-	return werr
-}
-
-func parseGameauthIssuer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	m := new(IssuerHandler)
-	if err := m.UnmarshalCaddyfile(h.Dispenser); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
-//
-//	gameauth_issuer [<matcher>] <zego|twilio|cloudbase> {
-//		user  <template>
-//		rooms <template>...
-//		allow_publish
-//		allow_streams <template>[*]...
-//		<options of the issuer>
-//	}
-func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // directive name
-	var name string
-	if !d.Args(&name) {
-		return d.Err("gameauth_issuer needs an issuer name: zego, twilio or cloudbase")
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	mod, err := caddy.GetModule(issuerNamespace + "." + name)
-	if err != nil {
-		return d.Errf("unknown issuer %q", name)
-	}
-	guest, ok := mod.New().(issuerOptionParser)
-	if !ok {
-		return d.Errf("issuer %q cannot be configured from a Caddyfile", name)
-	}
-	p := newOptionParser(d)
-	for d.NextBlock(0) {
-		switch d.Val() {
-		case "user":
-			if err := p.str(&h.User); err != nil {
-				return err
-			}
-		case "rooms":
-			if err := p.list(&h.Rooms); err != nil {
-				return err
-			}
-		case "allow_publish":
-			if err := p.flag(&h.AllowPublish); err != nil {
-				return err
-			}
-		case "allow_streams":
-			if err := p.list(&h.AllowStreams); err != nil {
-				return err
-			}
-		default:
-			if err := guest.unmarshalOption(p, d.Val()); err != nil {
-				return err
-			}
-		}
-	}
-	h.IssuerRaw = caddyconfig.JSONModuleObject(guest, "issuer", name, nil)
-	return nil
-}
-
-// unmarshalIssuerBlock lets a guest issuer parse its own block too (for
-// caddyfile.Unmarshaler), using the same option parser.
-func unmarshalIssuerBlock(d *caddyfile.Dispenser, guest issuerOptionParser) error {
-	return parseBlock(d, func(p *optionParser, name string) error {
-		return guest.unmarshalOption(p, name)
-	})
+	dst = append(dst, `,"expires_at":`...)
+	dst = strconv.AppendInt(dst, a.ExpiresAt, 10)
+	dst = append(dst, `,"expires_in":`...)
+	dst = strconv.AppendInt(dst, a.ExpiresIn, 10)
+	return append(dst, '}')
 }
 
 // Interface guards

@@ -31,17 +31,15 @@ func (h *IssuerHandler) privileges(repl *caddy.Replacer, req *issuers.Request) e
 	if len(h.AllowStreams) == 0 {
 		return denied("stream_ids: this route grants no streams")
 	}
-	allowed := make([]string, 0, len(h.AllowStreams))
+	allowed := make([]streamPattern, 0, len(h.AllowStreams))
 	for _, t := range h.AllowStreams {
-		prefix := strings.HasSuffix(t, "*")
-		v := repl.ReplaceAll(strings.TrimSuffix(t, "*"), "")
-		if v == "" {
+		p := streamPattern{prefix: strings.HasSuffix(t, "*")}
+		// The value is kept apart from the * of the template: a player
+		// id that itself ends in * stays exact.
+		if p.value = repl.ReplaceAll(strings.TrimSuffix(t, "*"), ""); p.value == "" {
 			continue // a template that evaluates to nothing allows nothing
 		}
-		if prefix {
-			v += "*"
-		}
-		allowed = append(allowed, v)
+		allowed = append(allowed, p)
 	}
 	for _, id := range req.StreamIDs {
 		if !streamAllowed(allowed, id) {
@@ -53,17 +51,23 @@ func (h *IssuerHandler) privileges(repl *caddy.Replacer, req *issuers.Request) e
 
 // streamAllowed reports whether id equals an entry, or starts with the
 // value of an entry that ends in *.
-func streamAllowed(allowed []string, id string) bool {
+func streamAllowed(allowed []streamPattern, id string) bool {
 	for _, a := range allowed {
-		if p, ok := strings.CutSuffix(a, "*"); ok {
-			if strings.HasPrefix(id, p) && len(id) > len(p) {
+		if a.prefix {
+			if strings.HasPrefix(id, a.value) && len(id) > len(a.value) {
 				return true
 			}
-		} else if id == a {
+		} else if id == a.value {
 			return true
 		}
 	}
 	return false
+}
+
+// streamPattern is an allow_streams entry evaluated for one request.
+type streamPattern struct {
+	value  string
+	prefix bool // the template ended in *: ids that start with value
 }
 
 // checkUserTemplate refuses a user template that could name anyone but the
@@ -81,4 +85,28 @@ func checkUserTemplate(tmpl string) error {
 		}
 	}
 	return nil
+}
+
+// room picks the room the token is bound to, under the Rooms restriction.
+func (h *IssuerHandler) room(repl *caddy.Replacer, tr tokenRequest) (string, error) {
+	room := tr.RoomID
+	if len(h.Rooms) == 0 {
+		return room, nil
+	}
+	if room == "" {
+		if len(h.Rooms) == 1 {
+			room = repl.ReplaceAll(h.Rooms[0], "")
+			if room == "" {
+				return "", problem("room_id: required")
+			}
+			return room, nil
+		}
+		return "", problem("room_id: required")
+	}
+	for _, t := range h.Rooms {
+		if allowed := repl.ReplaceAll(t, ""); allowed != "" && allowed == room {
+			return room, nil
+		}
+	}
+	return "", denied("room_id: not a room this route issues tokens for")
 }

@@ -25,12 +25,17 @@ var errAmbiguousPath = verifiers.Forbidden("ambiguous request path")
 // refused, since "/rooms/arena-7%2F..%2Farena-8" reads as room arena-7 here
 // but may be served as arena-8 upstream. "%25" is refused too: an upstream
 // that decodes twice would read "%252F" as "/".
+//
+// A raw ";" in the query string is refused as well: Go's query parser
+// skips "room=arena-8;x=1", which older Rack and Python parsers read as
+// room=arena-8, so "?room=arena-7&room=arena-8;x=1" would pass a
+// {http.request.uri.query.room} requirement as arena-7.
 func plainPath(r *http.Request) bool {
-	if !plainEscapedPath(r.URL.EscapedPath(), r.URL.Path) {
+	if !plainEscapedPath(r.URL.EscapedPath(), r.URL.Path) || strings.Contains(r.URL.RawQuery, ";") {
 		return false
 	}
 	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
-		return plainEscapedPath(orig.URL.EscapedPath(), orig.URL.Path)
+		return plainEscapedPath(orig.URL.EscapedPath(), orig.URL.Path) && !strings.Contains(orig.URL.RawQuery, ";")
 	}
 	return true
 }

@@ -1,12 +1,14 @@
 package caddyauth
 
 import (
-	"net/http"
+	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/gameauth/caddy-gameauth/issuers"
 	"github.com/gameauth/caddy-gameauth/verifiers"
 )
 
@@ -94,9 +96,36 @@ func seayooSecretProblem(s string) string {
 	return ""
 }
 
-// VerifyRequest verifies a Seayoo identity token.
-func (s *SeayooVerifier) VerifyRequest(r *http.Request, _ *caddy.Replacer, token string) (verifiers.Identity, error) {
-	return s.verify.Verify(r.Context(), token)
+// tokenKind declares Seayoo-shaped identity tokens to the gameauth-token
+// command: Seayoo issues them, not Caddy, but developers need them without
+// Seayoo's servers.
+func (*SeayooVerifier) tokenKind() tokenKind {
+	return tokenKind{
+		name: "seayoo",
+		help: "a Seayoo-shaped identity token for local development without\nSeayoo's servers: --secret-file|--secret-env (sk_...), --game-id,\n[--issuer], [--claims '{\"idp\":\"seayoo\",\"age\":18}']",
+		flags: []tokenFlag{
+			{name: "game-id", usage: "game id (aud)"},
+			{name: "issuer", usage: "iss (default https://api.seayoo.com)"},
+			{name: "claims", usage: "extra claims as a JSON object"},
+		},
+		issuer: func(a tokenArgs) (issuers.Issuer, error) {
+			secret, err := commandSecret(a)
+			if err != nil {
+				return nil, err
+			}
+			var claims map[string]any
+			if c := a.String("claims"); c != "" {
+				if err := json.Unmarshal([]byte(c), &claims); err != nil {
+					return nil, fmt.Errorf("--claims: not a JSON object: %v", err)
+				}
+			}
+			iss, err := issuers.NewSeayoo(issuers.SeayooConfig{Secret: secret, GameID: a.String("game-id"), Issuer: a.String("issuer"), Claims: claims})
+			if err != nil {
+				return nil, err
+			}
+			return iss, nil
+		},
+	}
 }
 
 // UnmarshalCaddyfile sets up the verifier from Caddyfile tokens. Syntax:
@@ -135,4 +164,5 @@ var (
 	_ caddy.CleanerUpper    = (*SeayooVerifier)(nil)
 	_ caddyfile.Unmarshaler = (*SeayooVerifier)(nil)
 	_ TokenVerifier         = (*SeayooVerifier)(nil)
+	_ tokenMinter           = (*SeayooVerifier)(nil)
 )

@@ -170,21 +170,52 @@ func (s *TokenSource) remove(r *http.Request) {
 }
 
 // withoutQueryParam returns rawQuery without the parameter name.
+//
+// Pairs are split on "&" and on ";" (which some upstream parsers still
+// take as a separator), and a key matches in any spelling an upstream may
+// read as name: percent-encoded, or with ".", " " ("+") or "[" where name
+// has "_" (PHP's rule). The kept pairs keep their separators.
 func withoutQueryParam(rawQuery, name string) string {
+	want := foldQueryKey(name)
 	var b strings.Builder
+	sep := ""
 	for rawQuery != "" {
-		var kv string
-		kv, rawQuery, _ = strings.Cut(rawQuery, "&")
+		kv := rawQuery
+		next := ""
+		if i := strings.IndexAny(rawQuery, "&;"); i >= 0 {
+			kv, next, rawQuery = rawQuery[:i], rawQuery[i:i+1], rawQuery[i+1:]
+		} else {
+			rawQuery = ""
+		}
 		k, _, _ := strings.Cut(kv, "=")
-		if dk, err := url.QueryUnescape(k); err == nil && dk == name {
+		dk, err := url.QueryUnescape(k)
+		if err != nil {
+			dk = k
+		}
+		if foldQueryKey(dk) == want || foldQueryKey(k) == want {
 			continue
 		}
 		if b.Len() > 0 {
-			b.WriteByte('&')
+			b.WriteString(sep)
 		}
 		b.WriteString(kv)
+		sep = next
+		if sep == "" {
+			sep = "&"
+		}
 	}
 	return b.String()
+}
+
+// foldQueryKey maps the characters PHP turns into "_" in parameter names.
+func foldQueryKey(k string) string {
+	return strings.Map(func(c rune) rune {
+		switch c {
+		case '.', ' ', '+', '[':
+			return '_'
+		}
+		return c
+	}, k)
 }
 
 // single is the result of a source found n times: absent, the one token,

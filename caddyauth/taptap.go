@@ -1,6 +1,7 @@
 package caddyauth
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -198,9 +199,9 @@ func (t *TapTapVerifier) Cleanup() error {
 	return nil
 }
 
-// VerifyRequest checks a session token with LeanCloud (or the cache).
-func (t *TapTapVerifier) VerifyRequest(r *http.Request, _ *caddy.Replacer, token string) (verifiers.Identity, error) {
-	return t.v.Verify(r.Context(), token)
+// Verify checks a session token with LeanCloud (or the cache).
+func (t *TapTapVerifier) Verify(ctx context.Context, token string) (verifiers.Identity, error) {
+	return t.v.Verify(ctx, token)
 }
 
 // Stats returns the cache and call counters.

@@ -37,14 +37,14 @@ func TestTapTapCacheSurvivesReload(t *testing.T) {
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 
 	old := newAdapter()
-	if _, err := old.VerifyRequest(req, nil, "session-1"); err != nil {
+	if _, err := old.Verify(req.Context(), "session-1"); err != nil {
 		t.Fatal(err)
 	}
 	reloaded := newAdapter()
 	if err := old.Cleanup(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reloaded.VerifyRequest(req, nil, "session-1"); err != nil {
+	if _, err := reloaded.Verify(req.Context(), "session-1"); err != nil {
 		t.Fatal(err)
 	}
 	if n := calls.Load(); n != 1 {
@@ -53,7 +53,7 @@ func TestTapTapCacheSurvivesReload(t *testing.T) {
 	if err := reloaded.Cleanup(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reloaded.VerifyRequest(req, nil, "session-1"); !errors.Is(err, verifiers.ErrUnavailable) {
+	if _, err := reloaded.Verify(req.Context(), "session-1"); !errors.Is(err, verifiers.ErrUnavailable) {
 		t.Fatalf("verifier still open after the last cleanup: %v", err)
 	}
 

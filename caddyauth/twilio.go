@@ -27,7 +27,9 @@ type TwilioAPIKey struct {
 	Secret string `json:"secret"`
 }
 
-// TwilioVerifier verifies Twilio Access Tokens (Programmable Video).
+// TwilioVerifier verifies Twilio Access Tokens (Programmable Video). Its
+// room option is a route requirement, checked by the handler's requirement
+// engine.
 type TwilioVerifier struct {
 	// AccountSID is the Twilio account SID the token's sub must equal. Required.
 	AccountSID string `json:"account_sid,omitempty"`
@@ -154,27 +156,17 @@ func twilioSID(s, prefix string) bool {
 	return true
 }
 
-// hasRouteRequirements reports whether the route requires a room, which
-// an anonymous (optional) request cannot meet.
-func (t *TwilioVerifier) hasRouteRequirements() bool { return t.Room != "" }
+// requirementOptions names the route requirements a twilio block takes.
+func (*TwilioVerifier) requirementOptions() []string { return []string{"room"} }
 
-// VerifyRequest verifies a Twilio Access Token and the route's room.
-func (t *TwilioVerifier) VerifyRequest(r *http.Request, repl *caddy.Replacer, token string) (verifiers.Identity, error) {
-	id, err := t.verify.Verify(r.Context(), token)
-	if err != nil || t.Room == "" {
-		return id, err
+// rules turns the room option into a rule of the handler's engine, on the
+// claim the verifier produces from the video grant: room. A token without
+// a room grant (valid for any room at Twilio) fails it.
+func (t *TwilioVerifier) rules() []rule {
+	if t.Room == "" {
+		return nil
 	}
-	if usesPath(t.Room) && !plainPath(r) {
-		return verifiers.Identity{}, errAmbiguousPath
-	}
-	room := repl.ReplaceAll(t.Room, "")
-	if room == "" {
-		return verifiers.Identity{}, verifiers.Forbidden("no room in request")
-	}
-	if err := t.v.Require(&id, room); err != nil {
-		return verifiers.Identity{}, err
-	}
-	return id, nil
+	return []rule{claimEquals("room", t.Room, "no room in request", "wrong room")}
 }
 
 // UnmarshalCaddyfile sets up the verifier from Caddyfile tokens. Syntax:
@@ -294,6 +286,31 @@ func checkTwilioIssuer(account, sid, secret string, ttl caddy.Duration) error {
 	return nil
 }
 
+// tokenKind declares Twilio Access Tokens to the gameauth-token command.
+func (*TwilioIssuer) tokenKind() tokenKind {
+	return tokenKind{
+		name: "twilio",
+		help: "a Twilio Video Access Token: --account-sid, --api-key-sid,\n--secret-file|--secret-env (the API key secret), [--room], [--region]",
+		flags: []tokenFlag{
+			{name: "account-sid", usage: "account SID"},
+			{name: "api-key-sid", usage: "API key SID"},
+			{name: "region", usage: "region (twr header)"},
+		},
+		issuer: func(a tokenArgs) (issuers.Issuer, error) {
+			secret, err := commandSecret(a)
+			if err != nil {
+				return nil, err
+			}
+			iss, err := issuers.NewTwilio(issuers.TwilioConfig{AccountSID: a.String("account-sid"), APIKeySID: a.String("api-key-sid"),
+				APIKeySecret: secret, Region: a.String("region")})
+			if err != nil {
+				return nil, err
+			}
+			return iss, nil
+		},
+	}
+}
+
 // IssueToken mints an Access Token.
 func (t *TwilioIssuer) IssueToken(r *http.Request, req issuers.Request) (issuers.Token, error) {
 	return t.iss.Issue(r.Context(), req)
@@ -340,7 +357,9 @@ var (
 	_ caddy.CleanerUpper    = (*TwilioVerifier)(nil)
 	_ caddyfile.Unmarshaler = (*TwilioVerifier)(nil)
 	_ TokenVerifier         = (*TwilioVerifier)(nil)
+	_ requirer              = (*TwilioVerifier)(nil)
 	_ caddy.Provisioner     = (*TwilioIssuer)(nil)
 	_ caddyfile.Unmarshaler = (*TwilioIssuer)(nil)
 	_ TokenIssuer           = (*TwilioIssuer)(nil)
+	_ tokenMinter           = (*TwilioIssuer)(nil)
 )

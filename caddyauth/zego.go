@@ -20,8 +20,8 @@ func init() {
 }
 
 // ZegoVerifier verifies ZEGOCLOUD Token04 tokens (AES-GCM and the older
-// AES-CBC form) and, optionally, the room and stream privileges a route
-// requires.
+// AES-CBC form). Its room, stream and publish options are route
+// requirements, checked by the handler's requirement engine.
 type ZegoVerifier struct {
 	// AppID is the ZEGO AppID the token must be for. Required.
 	AppID uint32 `json:"app_id,omitempty"`
@@ -82,40 +82,27 @@ func zegoSecretProblem(s string) string {
 	return ""
 }
 
-// hasRouteRequirements reports whether the route requires a room, a stream
-// or the publish privilege, which an anonymous (optional) request cannot
-// meet.
-func (z *ZegoVerifier) hasRouteRequirements() bool {
-	return z.Room != "" || z.Stream != "" || z.Publish
+// requirementOptions names the route requirements a zego block takes.
+func (*ZegoVerifier) requirementOptions() []string {
+	return []string{"room", "stream", "publish"}
 }
 
-// VerifyRequest verifies a Token04 and the route's requirements.
-func (z *ZegoVerifier) VerifyRequest(r *http.Request, repl *caddy.Replacer, token string) (verifiers.Identity, error) {
-	id, err := z.verify.Verify(r.Context(), token)
-	if err != nil {
-		return id, err
-	}
-	if z.Room == "" && z.Stream == "" && !z.Publish {
-		return id, nil
-	}
-	if (usesPath(z.Room) || usesPath(z.Stream)) && !plainPath(r) {
-		return verifiers.Identity{}, errAmbiguousPath
-	}
-	req := verifiers.ZegoRequirement{Publish: z.Publish}
+// rules turns the requirement options into rules of the handler's engine,
+// on the claims the verifier produces: room_id, publish ("1" or "0") and
+// stream_ids (comma-separated; absent: every stream).
+func (z *ZegoVerifier) rules() []rule {
+	var rs []rule
 	if z.Room != "" {
-		if req.Room = repl.ReplaceAll(z.Room, ""); req.Room == "" {
-			return verifiers.Identity{}, verifiers.Forbidden("no room in request")
-		}
+		rs = append(rs, claimEquals("room_id", z.Room, "no room in request", "wrong room"))
+	}
+	if z.Publish || z.Stream != "" {
+		// Publishing a stream needs the publish privilege.
+		rs = append(rs, claimEquals("publish", "1", "", "publish not allowed"))
 	}
 	if z.Stream != "" {
-		if req.Stream = repl.ReplaceAll(z.Stream, ""); req.Stream == "" {
-			return verifiers.Identity{}, verifiers.Forbidden("no stream in request")
-		}
+		rs = append(rs, claimListHas("stream_ids", z.Stream, "no stream in request", "stream not allowed"))
 	}
-	if err := z.v.Require(&id, req); err != nil {
-		return verifiers.Identity{}, err
-	}
-	return id, nil
+	return rs
 }
 
 // UnmarshalCaddyfile sets up the verifier from Caddyfile tokens. Syntax:
@@ -160,12 +147,29 @@ func (p *optionParser) appID(dst *uint32) error {
 	if err := p.str(&s); err != nil {
 		return err
 	}
-	n, err := strconv.ParseUint(s, 10, 32)
-	if err != nil || n == 0 {
+	n, ok := zegoAppID(s)
+	if !ok {
 		return p.d.Errf("app_id: want a positive 32-bit number, got %q", s)
 	}
-	*dst = uint32(n)
+	*dst = n
 	return nil
+}
+
+// zegoAppID reads a ZEGO AppID: a positive 32-bit number.
+func zegoAppID(s string) (uint32, bool) {
+	n, err := strconv.ParseUint(s, 10, 32)
+	return uint32(n), err == nil && n != 0
+}
+
+// zegoMode reads the encryption of issued tokens: gcm (the default) or cbc.
+func zegoMode(s string) (issuers.ZegoMode, bool) {
+	switch s {
+	case "", "gcm":
+		return issuers.ZegoGCM, true
+	case "cbc":
+		return issuers.ZegoCBC, true
+	}
+	return 0, false
 }
 
 // ZegoIssuer mints ZEGOCLOUD Token04 tokens for the verified user: an
@@ -212,13 +216,8 @@ func (z *ZegoIssuer) Provision(caddy.Context) error {
 	if problem := zegoSecretProblem(secret); problem != "" {
 		return fmt.Errorf("zego issuer: secret %s", problem)
 	}
-	var mode issuers.ZegoMode
-	switch z.Mode {
-	case "", "gcm":
-		mode = issuers.ZegoGCM
-	case "cbc":
-		mode = issuers.ZegoCBC
-	default:
+	mode, ok := zegoMode(z.Mode)
+	if !ok {
 		return fmt.Errorf("zego issuer: mode %q: want gcm or cbc", z.Mode)
 	}
 	z.iss, err = issuers.NewZego(issuers.ZegoConfig{
@@ -258,6 +257,37 @@ func zegoIssuerTTLs(ttl, maxTTL caddy.Duration) (time.Duration, time.Duration, e
 		return 0, 0, err
 	}
 	return td(ttl), td(maxTTL), nil
+}
+
+// tokenKind declares Token04 to the gameauth-token command.
+func (*ZegoIssuer) tokenKind() tokenKind {
+	return tokenKind{
+		name: "zego",
+		help: "a ZEGOCLOUD Token04: --app-id, --secret-file|--secret-env,\n[--room], [--publish], [--streams a,b], [--mode gcm|cbc]",
+		flags: []tokenFlag{
+			{name: "app-id", usage: "AppID"},
+			{name: "mode", def: "gcm", usage: "gcm or cbc"},
+		},
+		issuer: func(a tokenArgs) (issuers.Issuer, error) {
+			secret, err := commandSecret(a)
+			if err != nil {
+				return nil, err
+			}
+			appID, ok := zegoAppID(a.String("app-id"))
+			if !ok {
+				return nil, fmt.Errorf("--app-id: want a positive 32-bit number")
+			}
+			mode, ok := zegoMode(a.String("mode"))
+			if !ok {
+				return nil, fmt.Errorf("--mode: want gcm or cbc")
+			}
+			iss, err := issuers.NewZego(issuers.ZegoConfig{AppID: appID, Secret: secret, Mode: mode, MaxTTL: max(a.Duration("ttl"), 24*time.Hour)})
+			if err != nil {
+				return nil, err
+			}
+			return iss, nil
+		},
+	}
 }
 
 // IssueToken mints a Token04.
@@ -306,7 +336,9 @@ var (
 	_ caddy.CleanerUpper    = (*ZegoVerifier)(nil)
 	_ caddyfile.Unmarshaler = (*ZegoVerifier)(nil)
 	_ TokenVerifier         = (*ZegoVerifier)(nil)
+	_ requirer              = (*ZegoVerifier)(nil)
 	_ caddy.Provisioner     = (*ZegoIssuer)(nil)
 	_ caddyfile.Unmarshaler = (*ZegoIssuer)(nil)
 	_ TokenIssuer           = (*ZegoIssuer)(nil)
+	_ tokenMinter           = (*ZegoIssuer)(nil)
 )
