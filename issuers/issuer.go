@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gameauth/caddy-gameauth/internal/check"
 )
 
 // ErrBadRequest is wrapped by every error caused by the request (a user id,
@@ -83,21 +85,11 @@ func clockOrNow(c Clock) Clock {
 	return c
 }
 
-// plainText reports whether s is valid UTF-8 of at most max characters
-// without control characters (C0, DEL, C1) or the JavaScript line
-// separators U+2028 and U+2029: safe in a header and in every vendor's JSON.
+// plainText reports whether s is clean text (check.CleanText: valid UTF-8
+// without control characters or the JavaScript line separators) of at
+// most max characters: safe in a header and in every vendor's JSON.
 func plainText(s string, max int) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	n := 0
-	for _, r := range s {
-		n++
-		if n > max || r < 0x20 || (r >= 0x7f && r < 0xa0) || r == 0x2028 || r == 0x2029 {
-			return false
-		}
-	}
-	return true
+	return utf8.RuneCountInString(s) <= max && check.CleanText(s)
 }
 
 // requestTTL is the lifetime asked for: def when none is, an error when

@@ -6,18 +6,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gameauth/caddy-gameauth/internal/check"
 )
 
 // Seayoo identity-token limits.
 const (
 	// seayooDefaultIssuer is the China endpoint of the Seayoo API.
-	seayooDefaultIssuer = "https://api.seayoo.com"
+	seayooDefaultIssuer = check.SeayooDefaultIssuer
 	// seayooDefaultTTL is the lifetime Seayoo's servers give identity
 	// tokens (168 hours).
 	seayooDefaultTTL = 168 * time.Hour
@@ -30,8 +31,6 @@ const (
 	// seayooMaxClaimsSize bounds the encoded extra claims, keeping tokens
 	// well under the verifiers' 8 KiB limit.
 	seayooMaxClaimsSize = 4 << 10
-	// seayooMaxClaimName bounds the length of an extra claim's name.
-	seayooMaxClaimName = 64
 )
 
 // seayooHeader is the base64url of the JOSE header Seayoo's servers use.
@@ -89,23 +88,15 @@ type Seayoo struct {
 
 // NewSeayoo returns an issuer of Seayoo-shaped identity tokens.
 func NewSeayoo(cfg SeayooConfig) (*Seayoo, error) {
-	if err := seayooCheckSecret(cfg.Secret); err != nil {
-		return nil, fmt.Errorf("seayoo: Secret %w", err)
+	if p := check.SeayooSecret(cfg.Secret); p != "" {
+		return nil, check.Field("seayoo", "Secret", p)
 	}
-	if cfg.GameID == "" {
-		return nil, errors.New("seayoo: GameID is required")
+	if p := check.SeayooGameID(cfg.GameID); p != "" {
+		return nil, check.Field("seayoo", "GameID", p)
 	}
-	if !plainText(cfg.GameID, 1024) || strings.TrimSpace(cfg.GameID) != cfg.GameID {
-		return nil, errors.New("seayoo: GameID must be valid UTF-8 without control characters or surrounding spaces")
-	}
-	iss := cfg.Issuer
-	if iss == "" {
-		iss = seayooDefaultIssuer
-	}
-	iss = strings.TrimSuffix(iss, "/")
-	if u, err := url.Parse(iss); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
-		!plainText(iss, 1024) || strings.ContainsAny(iss, " \t") {
-		return nil, errors.New("seayoo: Issuer must be an http(s) URL such as " + seayooDefaultIssuer)
+	iss, ok := check.SeayooIssuer(cfg.Issuer)
+	if !ok {
+		return nil, check.Field("seayoo", "Issuer", "must be an http(s) URL such as "+seayooDefaultIssuer)
 	}
 	ttl := cfg.TTL
 	if ttl == 0 {
@@ -134,23 +125,6 @@ func NewSeayoo(cfg SeayooConfig) (*Seayoo, error) {
 	}, nil
 }
 
-// seayooCheckSecret checks a Secret Key; the returned text never includes
-// the secret.
-func seayooCheckSecret(s string) error {
-	if !strings.HasPrefix(s, "sk_") {
-		return errors.New(`must start with "sk_"`)
-	}
-	if len(s) < len("sk_")+6 {
-		return errors.New(`is too short: want "sk_" and at least 6 more bytes`)
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] == 0x7f {
-			return errors.New("must not contain spaces or control characters")
-		}
-	}
-	return nil
-}
-
 // seayooEncodeClaims checks the extra claims and encodes them as JSON object
 // members, each preceded by a comma: the known ones in Seayoo's order, then
 // the others sorted by name.
@@ -173,7 +147,7 @@ func seayooEncodeClaims(claims map[string]any) (string, error) {
 	})
 	var b strings.Builder
 	for _, name := range names {
-		if !seayooClaimName(name) {
+		if !check.ClaimName(name) {
 			return "", fmt.Errorf("seayoo: Claims names must match ^[a-z0-9_]{1,64}$, not %q", name)
 		}
 		if slices.Contains(seayooReserved, name) {
@@ -212,20 +186,6 @@ func seayooEncodeClaims(claims map[string]any) (string, error) {
 		return "", fmt.Errorf("seayoo: Claims take more than %d bytes", seayooMaxClaimsSize)
 	}
 	return b.String(), nil
-}
-
-// seayooClaimName reports whether name matches ^[a-z0-9_]{1,64}$.
-func seayooClaimName(name string) bool {
-	if name == "" || len(name) > seayooMaxClaimName {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
-			return false
-		}
-	}
-	return true
 }
 
 // Issue mints an identity token whose sub (the Combo ID) is req.UserID,

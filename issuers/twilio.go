@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/gameauth/caddy-gameauth/internal/check"
 )
 
 // Twilio Access Token limits.
@@ -25,9 +27,6 @@ const (
 	twilioMaxRoom = 128
 	// twilioMaxRegionLength bounds the "twr" header value.
 	twilioMaxRegionLength = 16
-	// twilioMinSecretLen is the shortest API key secret accepted; Twilio's
-	// have 32 characters.
-	twilioMinSecretLen = 16
 )
 
 // TwilioConfig configures a Twilio Access Token issuer.
@@ -71,22 +70,14 @@ type Twilio struct {
 // NewTwilio returns an issuer of Twilio Access Tokens signed by the given
 // API key for the given account.
 func NewTwilio(cfg TwilioConfig) (*Twilio, error) {
-	if !twilioSID(cfg.AccountSID, "AC") {
-		return nil, errors.New("twilio: AccountSID must be \"AC\" followed by 32 lower-case hex digits")
+	if !check.TwilioSID(cfg.AccountSID, "AC") {
+		return nil, check.Field("twilio", "AccountSID", `must be "AC" followed by 32 lower-case hex digits`)
 	}
-	if !twilioSID(cfg.APIKeySID, "SK") {
-		return nil, errors.New("twilio: APIKeySID must be \"SK\" followed by 32 lower-case hex digits")
+	if !check.TwilioSID(cfg.APIKeySID, "SK") {
+		return nil, check.Field("twilio", "APIKeySID", `must be "SK" followed by 32 lower-case hex digits`)
 	}
-	if cfg.APIKeySecret == "" {
-		return nil, errors.New("twilio: APIKeySecret is required")
-	}
-	if len(cfg.APIKeySecret) < twilioMinSecretLen {
-		return nil, errors.New("twilio: APIKeySecret is too short: want at least 16 bytes (Twilio's API key secrets have 32)")
-	}
-	for i := 0; i < len(cfg.APIKeySecret); i++ {
-		if c := cfg.APIKeySecret[i]; c <= ' ' || c == 0x7f {
-			return nil, errors.New("twilio: APIKeySecret must not contain spaces or control characters")
-		}
+	if p := check.TwilioSecret(cfg.APIKeySecret); p != "" {
+		return nil, check.Field("twilio", "APIKeySecret", p)
 	}
 	if cfg.Region != "" && !twilioRegion(cfg.Region) {
 		return nil, fmt.Errorf("twilio: Region must be 1 to %d lower-case letters and digits", twilioMaxRegionLength)
@@ -223,20 +214,6 @@ func twilioAppendString(dst []byte, s string) []byte {
 		}
 	}
 	return append(dst, '"')
-}
-
-// twilioSID reports whether s is prefix followed by 32 lower-case hex digits.
-func twilioSID(s, prefix string) bool {
-	if len(s) != len(prefix)+32 || s[:len(prefix)] != prefix {
-		return false
-	}
-	for i := len(prefix); i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // twilioRegion reports whether s is 1 to 16 lower-case ASCII letters and digits.

@@ -100,24 +100,6 @@ func TestZegoRoundTrip(t *testing.T) {
 			if !errors.Is(err, verifiers.ErrInvalidToken) || verifiers.Reason(err) != "token expired" {
 				t.Fatalf("at expiry: %v", err)
 			}
-			// What the token grants, through Require.
-			if err := v.Require(&id, verifiers.ZegoRequirement{Room: req.RoomID, Publish: req.Publish}); err != nil {
-				t.Fatalf("Require what was issued: %v", err)
-			}
-			for _, s := range req.StreamIDs {
-				err := v.Require(&id, verifiers.ZegoRequirement{Room: req.RoomID, Stream: s})
-				if req.Publish != (err == nil) {
-					t.Fatalf("Require stream %q (publish %v): %v", s, req.Publish, err)
-				}
-			}
-			if err := v.Require(&id, verifiers.ZegoRequirement{Room: req.RoomID + "x"}); !errors.Is(err, verifiers.ErrForbidden) {
-				t.Fatalf("Require another room: %v", err)
-			}
-			if !req.Publish {
-				if err := v.Require(&id, verifiers.ZegoRequirement{Publish: true}); verifiers.Reason(err) != "publish not allowed" {
-					t.Fatalf("Require publish: %v", err)
-				}
-			}
 		}
 	}
 }

@@ -2,12 +2,14 @@ package verifiers
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/gameauth/caddy-gameauth/internal/check"
+	"github.com/gameauth/caddy-gameauth/internal/tokenhash"
 )
 
 // This file holds Cached: a bounded cache of verified tokens in front of a
@@ -72,7 +74,7 @@ type Cached struct {
 
 type cacheShard struct {
 	mu     sync.Mutex
-	m      map[[sha256.Size]byte]cacheEntry
+	m      map[tokenhash.Key]cacheEntry
 	hits   uint64
 	misses uint64
 	_      [64]byte // keeps the mutexes of neighbouring shards apart
@@ -101,7 +103,7 @@ func NewCached(v Verifier, cfg CacheConfig) (*Cached, error) {
 		return nil, errors.New("cache: a verifier is required")
 	}
 	if cfg.Size < 1 || cfg.Size > cacheMaxSize {
-		return nil, errors.New("cache: Size must be between 1 and " + strconv.Itoa(cacheMaxSize))
+		return nil, check.Field("cache", "Size", "must be between 1 and "+strconv.Itoa(cacheMaxSize))
 	}
 	n := 1
 	for n*2 <= cacheMaxShards && n*2 <= cfg.Size {
@@ -114,23 +116,9 @@ func NewCached(v Verifier, cfg CacheConfig) (*Cached, error) {
 		perShard: cfg.Size / n,
 	}
 	for i := range c.shards {
-		c.shards[i].m = make(map[[sha256.Size]byte]cacheEntry)
+		c.shards[i].m = make(map[tokenhash.Key]cacheEntry)
 	}
 	return c, nil
-}
-
-// cacheKeyPool recycles the buffers that hold a token while it is hashed
-// (sha256 takes bytes; the token is a string).
-var cacheKeyPool = sync.Pool{New: func() any { return new([MaxTokenLength]byte) }}
-
-// cacheKey returns the SHA-256 of token, which is at most MaxTokenLength
-// bytes long.
-func cacheKey(token string) [sha256.Size]byte {
-	buf := cacheKeyPool.Get().(*[MaxTokenLength]byte)
-	n := copy(buf[:], token)
-	k := sha256.Sum256(buf[:n])
-	cacheKeyPool.Put(buf)
-	return k
 }
 
 // Verify returns the remembered identity of a token accepted before and not
@@ -140,7 +128,7 @@ func (c *Cached) Verify(ctx context.Context, token string) (Identity, error) {
 	if token == "" || len(token) > MaxTokenLength || c.closed.Load() {
 		return c.v.Verify(ctx, token)
 	}
-	key := cacheKey(token)
+	key := tokenhash.Sum(token)
 	sh := &c.shards[binary.LittleEndian.Uint64(key[:8])&uint64(len(c.shards)-1)]
 	now := c.now().UnixMilli()
 
@@ -182,7 +170,7 @@ func (c *Cached) Verify(ctx context.Context, token string) (Identity, error) {
 // expires first among a few, taken in the map's random iteration order.
 // The caller holds sh.mu.
 func (sh *cacheShard) evict(now int64) {
-	var victim [sha256.Size]byte
+	var victim tokenhash.Key
 	best, seen := int64(0), 0
 	for k, e := range sh.m {
 		if now < e.from || now >= e.until {

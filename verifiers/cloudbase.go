@@ -3,13 +3,13 @@ package verifiers
 import (
 	"context"
 	"crypto/rsa"
-	"encoding/base64"
 	"errors"
-	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gameauth/caddy-gameauth/internal/check"
 	"github.com/gameauth/caddy-gameauth/internal/cloudbasekey"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -65,6 +65,7 @@ type CloudBaseConfig struct {
 // minutes; verifying it here lets a server accept the same credential its
 // game client hands to CloudBase.
 type CloudBase struct {
+	gate   jwtGate
 	envID  string
 	keys   []cloudBaseKey
 	parser *jwt.Parser
@@ -76,21 +77,23 @@ type CloudBase struct {
 // Verify does not allocate a closure.
 type cloudBaseKey struct {
 	id      string
+	sigSize int // bytes of an RS256 signature by this key
 	keyFunc jwt.Keyfunc
 }
 
 // NewCloudBase checks cfg and returns a CloudBase verifier.
 func NewCloudBase(cfg CloudBaseConfig) (*CloudBase, error) {
 	if err := cloudbasekey.CheckID(cfg.EnvID); err != nil {
-		return nil, errors.New("cloudbase: EnvID " + err.Error())
+		return nil, check.Field("cloudbase", "EnvID", err.Error())
 	}
 	if len(cfg.Keys) == 0 {
-		return nil, errors.New("cloudbase: Keys must hold at least one key")
+		return nil, check.Field("cloudbase", "Keys", "must hold at least one key")
 	}
 	if cfg.Leeway < 0 || cfg.Leeway > cloudBaseMaxLeeway {
-		return nil, fmt.Errorf("cloudbase: Leeway must be between 0 and %v", cloudBaseMaxLeeway)
+		return nil, check.Field("cloudbase", "Leeway", "must be between 0 and "+cloudBaseMaxLeeway.String())
 	}
 	v := &CloudBase{
+		gate:   jwtGate{alg: cloudBaseAlg, claims: cloudBaseNames},
 		envID:  cfg.EnvID,
 		keys:   make([]cloudBaseKey, 0, len(cfg.Keys)),
 		clock:  clockOrNow(cfg.Clock),
@@ -98,31 +101,26 @@ func NewCloudBase(cfg CloudBaseConfig) (*CloudBase, error) {
 	}
 	for i, k := range cfg.Keys {
 		if err := cloudbasekey.CheckID(k.ID); err != nil {
-			return nil, fmt.Errorf("cloudbase: Keys[%d].ID %s", i, err)
+			return nil, check.Item("cloudbase", "Keys.ID", i, err.Error())
 		}
 		for _, seen := range v.keys {
 			if seen.id == k.ID {
-				return nil, fmt.Errorf("cloudbase: Keys[%d].ID is a duplicate", i)
+				return nil, check.Item("cloudbase", "Keys.ID", i, "is a duplicate")
 			}
 		}
 		if err := cloudbasekey.CheckPublicKey(k.PublicKey); err != nil {
-			return nil, fmt.Errorf("cloudbase: Keys[%d].PublicKey: %s", i, err)
+			return nil, check.Item("cloudbase", "Keys.PublicKey", i, "is unusable: "+err.Error())
 		}
 		// Copy the key so later changes to the caller's value cannot
 		// reach this immutable verifier.
 		pub := &rsa.PublicKey{N: k.PublicKey.N, E: k.PublicKey.E}
 		v.keys = append(v.keys, cloudBaseKey{
 			id:      k.ID,
+			sigSize: pub.Size(),
 			keyFunc: func(*jwt.Token) (any, error) { return pub, nil },
 		})
 	}
-	v.parser = jwt.NewParser(
-		jwt.WithValidMethods([]string{cloudBaseAlg}),
-		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(cfg.Leeway),
-		jwt.WithTimeFunc(v.clock),
-		jwt.WithStrictDecoding(),
-	)
+	v.parser = jwtParser(cloudBaseAlg, cfg.Leeway, v.clock)
 	return v, nil
 }
 
@@ -165,16 +163,15 @@ func ParseCloudBaseKey(data []byte, keyID string) (key CloudBaseKey, envID strin
 }
 
 // cloudBaseClaims is the payload of a ticket: alg (a copy of the header's,
-// ignored), env, iat, exp, uid, refresh, expire. All times are Unix
-// milliseconds; a zero number means the member is absent (0 is not a
-// plausible value for any of them). Unknown members are ignored.
+// ignored), env, iat, exp, uid, refresh, expire. Times are Unix
+// milliseconds; a zero or null time is absent. Unknown members are ignored.
 //
 // It reports exp to golang-jwt in milliseconds, so the parser's own
 // required-exp, leeway and clock handling apply; Validate checks the rest.
 type cloudBaseClaims struct {
 	Env     string `json:"env"`
-	Iat     int64  `json:"iat"`
-	Exp     int64  `json:"exp"`
+	Iat     msTime `json:"iat"`
+	Exp     msTime `json:"exp"`
 	UID     string `json:"uid"`
 	Refresh int64  `json:"refresh"`
 	Expire  int64  `json:"expire"`
@@ -184,59 +181,61 @@ type cloudBaseClaims struct {
 	maxIat  int64 // latest acceptable iat, ms
 }
 
-// GetExpirationTime implements jwt.Claims, reading exp as milliseconds.
-func (c *cloudBaseClaims) GetExpirationTime() (*jwt.NumericDate, error) {
-	if c.Exp == 0 {
-		return nil, nil
+// cloudBaseNames are the member names cloudBaseClaims reads.
+var cloudBaseNames = claimNames(reflect.TypeFor[cloudBaseClaims]())
+
+// msTime is a ticket time: absent (zero or null) or an integer number of
+// milliseconds. A value below cloudBaseMinMillis (1e11 ms = March 1973;
+// 1e11 s would be year 5138) is a time in seconds; one at or above
+// cloudBaseMaxMillis (1e14 ms = year 5138) would be microseconds or
+// nonsense. Either, or anything but an integer, fails the decoding with
+// "bad time claim".
+type msTime int64
+
+func (t *msTime) UnmarshalJSON(b []byte) error {
+	*t = 0
+	if string(b) == "null" {
+		return nil
 	}
-	return &jwt.NumericDate{Time: time.UnixMilli(c.Exp)}, nil
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || n != 0 && (n < cloudBaseMinMillis || n >= cloudBaseMaxMillis) {
+		return Invalid(ReasonBadTimeClaim)
+	}
+	*t = msTime(n)
+	return nil
 }
 
-// GetIssuedAt implements jwt.Claims, reading iat as milliseconds.
-func (c *cloudBaseClaims) GetIssuedAt() (*jwt.NumericDate, error) {
-	if c.Iat == 0 {
-		return nil, nil
+// date is the time for golang-jwt, nil when absent.
+func (t msTime) date() *jwt.NumericDate {
+	if t == 0 {
+		return nil
 	}
-	return &jwt.NumericDate{Time: time.UnixMilli(c.Iat)}, nil
+	return &jwt.NumericDate{Time: time.UnixMilli(int64(t))}
 }
 
-// GetNotBefore implements jwt.Claims: tickets have no nbf.
-func (c *cloudBaseClaims) GetNotBefore() (*jwt.NumericDate, error) { return nil, nil }
-
-// GetIssuer implements jwt.Claims: tickets have no iss.
-func (c *cloudBaseClaims) GetIssuer() (string, error) { return "", nil }
-
-// GetSubject implements jwt.Claims: the subject is uid, checked by Validate.
-func (c *cloudBaseClaims) GetSubject() (string, error) { return "", nil }
-
-// GetAudience implements jwt.Claims: tickets have no aud.
-func (c *cloudBaseClaims) GetAudience() (jwt.ClaimStrings, error) { return nil, nil }
+func (c *cloudBaseClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.Exp.date(), nil }
+func (c *cloudBaseClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.Iat.date(), nil }
+func (c *cloudBaseClaims) GetNotBefore() (*jwt.NumericDate, error)      { return nil, nil }
+func (c *cloudBaseClaims) GetIssuer() (string, error)                   { return "", nil }
+func (c *cloudBaseClaims) GetSubject() (string, error)                  { return "", nil }
+func (c *cloudBaseClaims) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
 
 // Validate implements jwt.ClaimsValidator. golang-jwt calls it after the
-// signature was verified and joins its error with its own exp check; the
-// *Error returned here takes precedence in cloudBaseError.
+// signature was verified and joins its error with its own exp check.
 func (c *cloudBaseClaims) Validate() error {
-	if c.Exp == 0 {
+	switch {
+	case c.Exp == 0:
 		return nil // golang-jwt reports the missing exp
-	}
-	if c.Iat == 0 {
-		return Invalid("missing iat")
-	}
-	if c.Exp < cloudBaseMinMillis || c.Exp >= cloudBaseMaxMillis ||
-		c.Iat < cloudBaseMinMillis || c.Iat >= cloudBaseMaxMillis {
-		return Invalid("times not in milliseconds")
-	}
-	if c.Exp <= c.Iat {
-		return Invalid("exp before iat")
-	}
-	if c.Iat > c.maxIat {
-		return Invalid("token used before issued")
-	}
-	if c.Env != c.wantEnv {
-		return Invalid("wrong env id")
-	}
-	if !cloudbasekey.ValidUID(c.UID) {
-		return Invalid("bad uid")
+	case c.Iat == 0, c.Exp <= c.Iat:
+		return Invalid(ReasonBadTimeClaim)
+	case int64(c.Iat) > c.maxIat:
+		return Invalid(ReasonNotYetValid)
+	case c.Env != c.wantEnv:
+		return Invalid(ReasonWrongAudience)
+	case c.UID == "":
+		return Invalid(ReasonMissingSubject)
+	case !cloudbasekey.ValidUID(c.UID):
+		return Invalid(ReasonBadClaim)
 	}
 	return nil
 }
@@ -246,17 +245,18 @@ func (c *cloudBaseClaims) Validate() error {
 // each omitted when empty; Expires is the ticket's exp.
 //
 // The ticket is split on the first "/@@/"; the prefix must name a
-// configured key. Only RS256 is accepted, checked before any cryptography.
+// configured key. The JWT then passes the gate of jwtgate.go (alg RS256,
+// checked before any cryptography) and golang-jwt.
 func (v *CloudBase) Verify(_ context.Context, token string) (Identity, error) {
 	if token == "" {
-		return Identity{}, Invalid("missing token")
+		return Identity{}, Invalid(ReasonMissingToken)
 	}
 	if len(token) > MaxTokenLength {
-		return Identity{}, Invalid("token too long")
+		return Identity{}, Invalid(ReasonTokenTooLong)
 	}
 	keyID, jwtPart, ok := strings.Cut(token, cloudbasekey.Separator)
 	if !ok {
-		return Identity{}, Invalid("malformed token")
+		return Identity{}, Invalid(ReasonMalformedToken)
 	}
 	var key *cloudBaseKey
 	for i := range v.keys {
@@ -266,34 +266,23 @@ func (v *CloudBase) Verify(_ context.Context, token string) (Identity, error) {
 		}
 	}
 	if key == nil {
-		return Identity{}, Invalid("unknown key id")
+		return Identity{}, Invalid(ReasonUnknownKey)
 	}
-
-	now := v.clock()
+	if _, e := v.gate.check(jwtPart, key.sigSize, nil); e != nil {
+		return Identity{}, e
+	}
 	c := &cloudBaseClaims{
 		wantEnv: v.envID,
-		maxIat:  now.Add(v.leeway + cloudBaseIatSkew).UnixMilli(),
+		maxIat:  v.clock().Add(v.leeway + cloudBaseIatSkew).UnixMilli(),
 	}
-	tok, err := v.parser.ParseWithClaims(jwtPart, c, key.keyFunc)
-	if err != nil {
-		return Identity{}, cloudBaseError(tok, err)
+	if _, err := v.parser.ParseWithClaims(jwtPart, c, key.keyFunc); err != nil {
+		return Identity{}, jwtRefusal(err, c)
 	}
-	// golang-jwt does not process crit (RFC 7515 §4.1.11: an extension we
-	// do not understand must be refused), and encoding/json matches claim
-	// names without regard to case: refuse what a case-sensitive reader
-	// would read otherwise.
-	if _, ok := tok.Header["crit"]; ok {
-		return Identity{}, Invalid("bad header")
-	}
-	if payload, err := base64.RawURLEncoding.DecodeString(strings.Split(jwtPart, ".")[1]); err != nil || foldedKey(payload, cloudBaseClaimNames) {
-		return Identity{}, Invalid("malformed token")
-	}
-
 	id := Identity{
 		Provider: "cloudbase",
 		Subject:  c.UID,
 		Claims:   make([]Claim, 0, 4),
-		Expires:  time.UnixMilli(c.Exp),
+		Expires:  time.UnixMilli(int64(c.Exp)),
 	}
 	id.Claims = append(id.Claims,
 		Claim{Name: "env_id", Value: v.envID},
@@ -306,39 +295,6 @@ func (v *CloudBase) Verify(_ context.Context, token string) (Identity, error) {
 		id.Claims = append(id.Claims, Claim{Name: "expire", Value: strconv.FormatInt(c.Expire, 10)})
 	}
 	return id, nil
-}
-
-// cloudBaseClaimNames are the payload members read into cloudBaseClaims.
-var cloudBaseClaimNames = []string{"alg", "env", "iat", "exp", "uid", "refresh", "expire", "nbf"}
-
-// cloudBaseError maps a golang-jwt error to a fixed reason.
-func cloudBaseError(tok *jwt.Token, err error) error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	// An algorithm other than RS256 (none, HS256 keyed with the public key
-	// PEM, an unknown name) is refused by WithValidMethods before the key
-	// function and any cryptography run.
-	if tok != nil && tok.Header != nil {
-		if alg, _ := tok.Header["alg"].(string); alg != cloudBaseAlg {
-			if errors.Is(err, jwt.ErrTokenMalformed) {
-				return Invalid("malformed token")
-			}
-			return Invalid("bad algorithm")
-		}
-	}
-	switch {
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return Invalid("malformed token")
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return Invalid("bad signature")
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return Invalid("token expired")
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return Invalid("missing exp")
-	}
-	return Invalid("invalid token")
 }
 
 // Interface guard.

@@ -125,11 +125,9 @@ func cbVerifier(t testing.TB, leeway time.Duration, now time.Time) *verifiers.Cl
 // cbReasons is every reason the CloudBase verifier may give.
 var cbReasons = map[string]bool{
 	"missing token": true, "token too long": true, "malformed token": true,
-	"unknown key id": true, "bad algorithm": true, "bad signature": true,
-	"token expired": true, "missing exp": true, "missing iat": true,
-	"times not in milliseconds": true, "exp before iat": true,
-	"token used before issued": true, "wrong env id": true, "bad uid": true,
-	"invalid token": true,
+	"unknown key": true, "bad algorithm": true, "bad header": true, "bad signature": true,
+	"token expired": true, "missing exp": true, "bad time claim": true,
+	"token not yet valid": true, "wrong audience": true, "missing subject": true, "bad claim": true,
 }
 
 // cbCheckErr checks err is an ErrInvalidToken with reason want, whose text
@@ -228,9 +226,9 @@ func TestCloudBaseVerify(t *testing.T) {
 		{name: "header not json", ticket: cbKeyID + "/@@/" + cbB64([]byte("RS256")) + "." + parts[1] + "." + parts[2], reason: "malformed token"},
 
 		// Key selection.
-		{name: "unknown key id", ticket: cbSignRaw("TEST_ONLY_other", keys[0], cbHeader, cbPayload(nil)), reason: "unknown key id"},
-		{name: "empty key id", ticket: "/@@/" + goodJWT, reason: "unknown key id"},
-		{name: "key id case", ticket: strings.ToLower(cbKeyID) + "/@@/" + goodJWT, reason: "unknown key id"},
+		{name: "unknown key id", ticket: cbSignRaw("TEST_ONLY_other", keys[0], cbHeader, cbPayload(nil)), reason: "unknown key"},
+		{name: "empty key id", ticket: "/@@/" + goodJWT, reason: "unknown key"},
+		{name: "key id case", ticket: strings.ToLower(cbKeyID) + "/@@/" + goodJWT, reason: "unknown key"},
 		{name: "signed by the other key", ticket: cbSignRaw(cbKeyID, keys[1], cbHeader, cbPayload(nil)), reason: "bad signature"},
 		{name: "kid header points to signer", ticket: cbSignRaw(cbKeyID, keys[1], `{"alg":"RS256","typ":"JWT","kid":"TEST_ONLY_old_key"}`, cbPayload(nil)), reason: "bad signature"},
 
@@ -249,32 +247,32 @@ func TestCloudBaseVerify(t *testing.T) {
 		{name: "expired by 1ms", ticket: cbTicket(map[string]any{"iat": cbNowMs - 600001, "exp": cbNowMs - 1}), reason: "token expired"},
 		{name: "expires now", ticket: cbTicket(map[string]any{"iat": cbNowMs - 600000, "exp": cbNowMs}), reason: "token expired"},
 		{name: "expired beyond leeway", leeway: time.Second, ticket: cbTicket(map[string]any{"iat": cbNowMs - 601000, "exp": cbNowMs - 1000}), reason: "token expired"},
-		{name: "times as seconds", ticket: cbTicket(map[string]any{"iat": cbNowMs / 1000, "exp": cbNowMs/1000 + 600}), reason: "times not in milliseconds"},
-		{name: "exp as seconds", ticket: cbTicket(map[string]any{"exp": cbNowMs/1000 + 600}), reason: "times not in milliseconds"},
-		{name: "iat as seconds", ticket: cbTicket(map[string]any{"iat": cbNowMs / 1000}), reason: "times not in milliseconds"},
-		{name: "times as microseconds", ticket: cbTicket(map[string]any{"iat": cbNowMs * 1000, "exp": (cbNowMs + 600000) * 1000}), reason: "times not in milliseconds"},
-		{name: "negative iat", ticket: cbTicket(map[string]any{"iat": -1}), reason: "times not in milliseconds"},
+		{name: "times as seconds", ticket: cbTicket(map[string]any{"iat": cbNowMs / 1000, "exp": cbNowMs/1000 + 600}), reason: "bad time claim"},
+		{name: "exp as seconds", ticket: cbTicket(map[string]any{"exp": cbNowMs/1000 + 600}), reason: "bad time claim"},
+		{name: "iat as seconds", ticket: cbTicket(map[string]any{"iat": cbNowMs / 1000}), reason: "bad time claim"},
+		{name: "times as microseconds", ticket: cbTicket(map[string]any{"iat": cbNowMs * 1000, "exp": (cbNowMs + 600000) * 1000}), reason: "bad time claim"},
+		{name: "negative iat", ticket: cbTicket(map[string]any{"iat": -1}), reason: "bad time claim"},
 		{name: "missing exp", ticket: cbTicket(map[string]any{"exp": nil}), reason: "missing exp"},
 		{name: "null exp", ticket: cbSignRaw(cbKeyID, keys[0], cbHeader, strings.Replace(cbPayload(nil), strconv.FormatInt(cbNowMs+600000, 10), "null", 1)), reason: "missing exp"},
-		{name: "missing iat", ticket: cbTicket(map[string]any{"iat": nil}), reason: "missing iat"},
-		{name: "exp equals iat", ticket: cbTicket(map[string]any{"iat": cbNowMs + 1000, "exp": cbNowMs + 1000}), reason: "exp before iat"},
-		{name: "iat beyond 1min ahead", ticket: cbTicket(map[string]any{"iat": cbNowMs + 60001, "exp": cbNowMs + 660001}), reason: "token used before issued"},
-		{name: "exp float", ticket: cbTicket(map[string]any{"exp": 1.7672262001235e12}), reason: "malformed token"},
-		{name: "exp string", ticket: cbTicket(map[string]any{"exp": strconv.FormatInt(cbNowMs+600000, 10)}), reason: "malformed token"},
+		{name: "missing iat", ticket: cbTicket(map[string]any{"iat": nil}), reason: "bad time claim"},
+		{name: "exp equals iat", ticket: cbTicket(map[string]any{"iat": cbNowMs + 1000, "exp": cbNowMs + 1000}), reason: "bad time claim"},
+		{name: "iat beyond 1min ahead", ticket: cbTicket(map[string]any{"iat": cbNowMs + 60001, "exp": cbNowMs + 660001}), reason: "token not yet valid"},
+		{name: "exp float", ticket: cbTicket(map[string]any{"exp": 1.7672262001235e12}), reason: "bad time claim"},
+		{name: "exp string", ticket: cbTicket(map[string]any{"exp": strconv.FormatInt(cbNowMs+600000, 10)}), reason: "bad time claim"},
 
 		// Env.
-		{name: "wrong env", ticket: cbTicket(map[string]any{"env": "env-test-other"}), reason: "wrong env id"},
-		{name: "env case", ticket: cbTicket(map[string]any{"env": strings.ToUpper(cbEnv)}), reason: "wrong env id"},
-		{name: "missing env", ticket: cbTicket(map[string]any{"env": nil}), reason: "wrong env id"},
+		{name: "wrong env", ticket: cbTicket(map[string]any{"env": "env-test-other"}), reason: "wrong audience"},
+		{name: "env case", ticket: cbTicket(map[string]any{"env": strings.ToUpper(cbEnv)}), reason: "wrong audience"},
+		{name: "missing env", ticket: cbTicket(map[string]any{"env": nil}), reason: "wrong audience"},
 
 		// Uid.
-		{name: "uid 3 chars", ticket: cbTicket(map[string]any{"uid": "abc"}), reason: "bad uid"},
-		{name: "uid 33 chars", ticket: cbTicket(map[string]any{"uid": strings.Repeat("x", 33)}), reason: "bad uid"},
-		{name: "uid space", ticket: cbTicket(map[string]any{"uid": "user 001"}), reason: "bad uid"},
-		{name: "uid unicode", ticket: cbTicket(map[string]any{"uid": "usér001"}), reason: "bad uid"},
-		{name: "uid separator", ticket: cbTicket(map[string]any{"uid": "ab/@@/cd"}), reason: "bad uid"},
-		{name: "uid empty", ticket: cbTicket(map[string]any{"uid": ""}), reason: "bad uid"},
-		{name: "uid missing", ticket: cbTicket(map[string]any{"uid": nil}), reason: "bad uid"},
+		{name: "uid 3 chars", ticket: cbTicket(map[string]any{"uid": "abc"}), reason: "bad claim"},
+		{name: "uid 33 chars", ticket: cbTicket(map[string]any{"uid": strings.Repeat("x", 33)}), reason: "bad claim"},
+		{name: "uid space", ticket: cbTicket(map[string]any{"uid": "user 001"}), reason: "bad claim"},
+		{name: "uid unicode", ticket: cbTicket(map[string]any{"uid": "usér001"}), reason: "bad claim"},
+		{name: "uid separator", ticket: cbTicket(map[string]any{"uid": "ab/@@/cd"}), reason: "bad claim"},
+		{name: "uid empty", ticket: cbTicket(map[string]any{"uid": ""}), reason: "missing subject"},
+		{name: "uid missing", ticket: cbTicket(map[string]any{"uid": nil}), reason: "missing subject"},
 		{name: "uid number", ticket: cbTicket(map[string]any{"uid": 12345}), reason: "malformed token"},
 		{name: "refresh string", ticket: cbTicket(map[string]any{"refresh": "3600000"}), reason: "malformed token"},
 	}
@@ -361,10 +359,10 @@ func TestCloudBaseVerifyAtEdges(t *testing.T) {
 		{at: cbNow.Add(10 * time.Minute), leeway: time.Millisecond},
 		{at: cbNow.Add(10*time.Minute + time.Millisecond), leeway: time.Millisecond, reason: "token expired"},
 		{at: cbNow.Add(-time.Minute)},
-		{at: cbNow.Add(-time.Minute - time.Millisecond), reason: "token used before issued"},
+		{at: cbNow.Add(-time.Minute - time.Millisecond), reason: "token not yet valid"},
 		{at: cbNow.Add(-time.Minute - 5*time.Second), leeway: 5 * time.Second},
-		{at: cbNow.Add(-time.Minute - 5*time.Second - time.Millisecond), leeway: 5 * time.Second, reason: "token used before issued"},
-		{at: time.Unix(0, 0), reason: "token used before issued"},
+		{at: cbNow.Add(-time.Minute - 5*time.Second - time.Millisecond), leeway: 5 * time.Second, reason: "token not yet valid"},
+		{at: time.Unix(0, 0), reason: "token not yet valid"},
 		{at: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), reason: "token expired"},
 	}
 	for _, tc := range tests {
@@ -405,7 +403,7 @@ func TestNewCloudBaseConfig(t *testing.T) {
 		{name: "duplicate key id", edit: func(c *verifiers.CloudBaseConfig) {
 			c.Keys = append(c.Keys, verifiers.CloudBaseKey{ID: c.Keys[0].ID, PublicKey: pub})
 		}, want: "Keys[1].ID is a duplicate"},
-		{name: "nil key", edit: func(c *verifiers.CloudBaseConfig) { c.Keys[0].PublicKey = nil }, want: "Keys[0].PublicKey: RSA key is missing"},
+		{name: "nil key", edit: func(c *verifiers.CloudBaseConfig) { c.Keys[0].PublicKey = nil }, want: "Keys[0].PublicKey is unusable: RSA key is missing"},
 		{name: "nil modulus", edit: func(c *verifiers.CloudBaseConfig) { c.Keys[0].PublicKey = &rsa.PublicKey{E: 65537} }, want: "RSA key is missing"},
 		{name: "1023-bit key", edit: func(c *verifiers.CloudBaseConfig) { c.Keys[0].PublicKey = small }, want: "between 1024 and 8192 bits"},
 		{name: "8193-bit key", edit: func(c *verifiers.CloudBaseConfig) { c.Keys[0].PublicKey = huge }, want: "between 1024 and 8192 bits"},
@@ -590,7 +588,7 @@ func TestCloudBaseVerifyConcurrent(t *testing.T) {
 				if id, err := v.Verify(context.Background(), good); err != nil || id.Subject != "user_001" {
 					t.Errorf("Verify: %v", err)
 				}
-				if _, err := v.Verify(context.Background(), bad); verifiers.Reason(err) != "wrong env id" {
+				if _, err := v.Verify(context.Background(), bad); verifiers.Reason(err) != "wrong audience" {
 					t.Errorf("Verify: %v", err)
 				}
 			}

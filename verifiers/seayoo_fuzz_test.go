@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gameauth/caddy-gameauth/internal/check"
+	"github.com/gameauth/caddy-gameauth/internal/strictjson"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -27,16 +29,15 @@ func seayooFuzzConfig() SeayooConfig {
 	}
 }
 
-// seayooReasons are all the reasons Seayoo.Verify may give.
-var seayooReasons = map[string]bool{
-	"missing token": true, "token too long": true, "malformed token": true,
-	"malformed token header": true, "unsupported algorithm": true,
-	"unsupported critical header": true, "bad signature": true,
-	"malformed claims": true, "duplicate claim": true, "missing expiry": true,
-	"token expired": true, "token not yet valid": true, "wrong issuer": true,
-	"wrong audience": true, "wrong scope": true, "missing subject": true,
-	"bad subject": true,
+// seayooOutNames are the known claims passed on, in their order.
+var seayooOutNames = []string{
+	"idp", "external_id", "external_name", "weixin_unionid", "distro",
+	"variant", "age", "device_id", "reg_time",
 }
+
+// seayooKnownNames are all the claim names read by the official SDK or by
+// the verifier: they are never passed on as extra claims.
+var seayooKnownNames = append([]string{"iss", "aud", "sub", "iat", "exp", "nbf", "jti", "scope", "weixin_session_key"}, seayooOutNames...)
 
 // seayooFuzzSeedClaims are payloads for the seeds of both fuzz targets.
 func seayooFuzzSeedClaims(t testing.TB) []string {
@@ -150,7 +151,7 @@ func seayooCheckResult(t *testing.T, cfg SeayooConfig, token string, id Identity
 	ref, refErr := seayooRefParse(token, cfg)
 	if err != nil {
 		var e *Error
-		if !errors.As(err, &e) || e.Kind != ErrInvalidToken || !seayooReasons[e.Reason] {
+		if !errors.As(err, &e) || e.Kind != ErrInvalidToken || !slices.Contains(Reasons(), e.Reason) {
 			t.Fatalf("error %v (%T) is not an invalid-token *Error with a known reason", err, err)
 		}
 		if !reflect.DeepEqual(id, Identity{}) {
@@ -226,19 +227,19 @@ func seayooExpectClaims(payload []byte) ([]Claim, error) {
 			if !ok {
 				return nil, fmt.Errorf("%s is %T", name, val)
 			}
-			if s != "" && seayooCleanString(s) {
+			if s != "" && check.CleanText(s) {
 				out = append(out, Claim{name, s})
 			}
 		}
 	}
 	var extras []Claim
 	for name, val := range m {
-		if slices.Contains(seayooKnownNames[:], name) || !seayooModelName(name) {
+		if slices.Contains(seayooKnownNames, name) || !seayooModelName(name) {
 			continue
 		}
 		switch val := val.(type) {
 		case string:
-			if val != "" && seayooCleanString(val) {
+			if val != "" && check.CleanText(val) {
 				extras = append(extras, Claim{name, val})
 			}
 		case json.Number:
@@ -263,23 +264,18 @@ func seayooModelName(name string) bool {
 
 // seayooCanonical re-encodes a payload that golang-jwt accepted with
 // encoding/json (sorted unique members, valid UTF-8), or reports false when
-// it breaks a rule this verifier adds to golang-jwt's.
+// it breaks a rule this verifier adds to golang-jwt's: no two member names
+// equal under case folding in one object and no name equal to a known one
+// only under case folding (at any depth), exp and nbf integers and iat a
+// number, all within year 9999, a clean sub, at most 32 levels.
 func seayooCanonical(payload []byte) ([]byte, bool) {
 	m, err := seayooDecodeMap(payload)
-	if err != nil {
+	if err != nil || seayooFoldedNames(m) {
 		return nil, false
 	}
 	for name, val := range m {
-		known := slices.Contains(seayooKnownNames[:], name)
-		if !known {
-			for _, k := range seayooKnownNames {
-				if strings.EqualFold(name, k) {
-					return nil, false // read as k by encoding/json
-				}
-			}
-		}
 		switch name {
-		case "exp", "nbf":
+		case "exp", "nbf", "iat":
 			if val == nil {
 				continue
 			}
@@ -287,21 +283,24 @@ func seayooCanonical(payload []byte) ([]byte, bool) {
 			if !ok {
 				return nil, false // golang-jwt also reads "123"
 			}
-			i, err := strconv.ParseInt(string(n), 10, 64)
-			if err != nil || i < 0 || i > seayooMaxTime {
-				return nil, false
+			if name == "iat" {
+				f, err := n.Float64()
+				if err != nil || f < 0 || f > maxUnix {
+					return nil, false
+				}
+				continue
 			}
-		case "iat":
-			if _, ok := val.(string); ok {
+			i, err := strconv.ParseInt(string(n), 10, 64)
+			if err != nil || i < 0 || i > maxUnix {
 				return nil, false
 			}
 		case "sub":
-			if s, _ := val.(string); !seayooCleanString(s) {
+			if s, _ := val.(string); !check.CleanText(s) {
 				return nil, false
 			}
 		}
 	}
-	if seayooDepth(m) > seayooMaxDepth {
+	if seayooDepth(m) > strictjson.MaxDepth {
 		return nil, false
 	}
 	b, err := json.Marshal(m)
@@ -309,6 +308,34 @@ func seayooCanonical(payload []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return b, true
+}
+
+// seayooFoldedNames reports whether an object in v has two member names
+// equal under case folding, or one equal to a known claim name only under
+// case folding.
+func seayooFoldedNames(v any) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		var names []string
+		for name, e := range v {
+			for _, n := range append(names, seayooKnownNames...) {
+				if name != n && strings.EqualFold(name, n) {
+					return true
+				}
+			}
+			names = append(names, name)
+			if seayooFoldedNames(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if seayooFoldedNames(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // seayooDepth is the nesting depth of a decoded JSON value, the top-level

@@ -364,17 +364,17 @@ func TestSeayooReject(t *testing.T) {
 		{name: "line break in payload", token: seayooSignParts(t, goodParts[0], goodParts[1][:20]+"\n"+goodParts[1][20:], seayooTestSecret), reason: "malformed token", sdk: true},
 		{name: "space after token", token: good + " ", reason: "malformed token"},
 		{name: "signature with stray bits", token: sloppySig, reason: "malformed token", sdk: true},
-		{name: "alg none", token: seayooMint(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, nil, seayooTestClaims(nil)), reason: "unsupported algorithm"},
-		{name: "alg HS384", token: seayooMint(t, jwt.SigningMethodHS384, []byte(seayooTestSecret), nil, seayooTestClaims(nil)), reason: "unsupported algorithm"},
-		{name: "alg HS512", token: seayooMint(t, jwt.SigningMethodHS512, []byte(seayooTestSecret), nil, seayooTestClaims(nil)), reason: "unsupported algorithm"},
-		{name: "alg RS256", token: seayooMint(t, jwt.SigningMethodRS256, rsaKey, nil, seayooTestClaims(nil)), reason: "unsupported algorithm"},
-		{name: "alg lower case", token: hdr(`{"alg":"hs256","typ":"JWT"}`), reason: "unsupported algorithm"},
-		{name: "alg missing", token: hdr(`{"typ":"JWT"}`), reason: "unsupported algorithm"},
-		{name: "alg not a string", token: hdr(`{"alg":["HS256"]}`), reason: "unsupported algorithm"},
-		{name: "alg twice", token: hdr(`{"alg":"none","alg":"HS256"}`), reason: "malformed token header", sdk: true},
-		{name: "crit header", token: hdr(`{"alg":"HS256","crit":["b64"],"b64":false}`), reason: "unsupported critical header", sdk: true},
-		{name: "header not an object", token: hdr(`["HS256"]`), reason: "malformed token header"},
-		{name: "header trailing data", token: hdr(`{"alg":"HS256"}{}`), reason: "malformed token header"},
+		{name: "alg none", token: seayooMint(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, nil, seayooTestClaims(nil)), reason: "bad algorithm"},
+		{name: "alg HS384", token: seayooMint(t, jwt.SigningMethodHS384, []byte(seayooTestSecret), nil, seayooTestClaims(nil)), reason: "bad algorithm"},
+		{name: "alg HS512", token: seayooMint(t, jwt.SigningMethodHS512, []byte(seayooTestSecret), nil, seayooTestClaims(nil)), reason: "bad algorithm"},
+		{name: "alg RS256", token: seayooMint(t, jwt.SigningMethodRS256, rsaKey, nil, seayooTestClaims(nil)), reason: "bad algorithm"},
+		{name: "alg lower case", token: hdr(`{"alg":"hs256","typ":"JWT"}`), reason: "bad algorithm"},
+		{name: "alg missing", token: hdr(`{"typ":"JWT"}`), reason: "bad algorithm"},
+		{name: "alg not a string", token: hdr(`{"alg":["HS256"]}`), reason: "bad algorithm"},
+		{name: "alg twice", token: hdr(`{"alg":"none","alg":"HS256"}`), reason: "malformed token", sdk: true},
+		{name: "crit header", token: hdr(`{"alg":"HS256","crit":["b64"],"b64":false}`), reason: "bad header", sdk: true},
+		{name: "header not an object", token: hdr(`["HS256"]`), reason: "malformed token"},
+		{name: "header trailing data", token: hdr(`{"alg":"HS256"}{}`), reason: "malformed token"},
 		{name: "wrong secret", token: seayooMint(t, jwt.SigningMethodHS256, []byte("sk_other"), nil, seayooTestClaims(nil)), reason: "bad signature"},
 		{name: "secret without sk_ prefix", token: seayooMint(t, jwt.SigningMethodHS256, []byte(strings.TrimPrefix(seayooTestSecret, "sk_")), nil, seayooTestClaims(nil)), reason: "bad signature"},
 		{name: "payload swapped", token: goodParts[0] + "." + enc([]byte(strings.Replace(basePayload, seayooTestSub, "1", 1))) + "." + goodParts[2], reason: "bad signature"},
@@ -382,52 +382,52 @@ func TestSeayooReject(t *testing.T) {
 		{name: "signature empty", token: goodParts[0] + "." + goodParts[1] + ".", reason: "bad signature"},
 		{name: "expired now", token: claims(func(c jwt.MapClaims) { c["exp"] = now }), reason: "token expired"},
 		{name: "expired long ago", token: claims(func(c jwt.MapClaims) { c["exp"] = now - 3600 }), reason: "token expired"},
-		{name: "exp missing", token: claims(func(c jwt.MapClaims) { delete(c, "exp") }), reason: "missing expiry"},
-		{name: "exp null", token: claims(func(c jwt.MapClaims) { c["exp"] = nil }), reason: "missing expiry"},
-		{name: "exp string", token: claims(func(c jwt.MapClaims) { c["exp"] = strconv.FormatInt(now+60, 10) }), reason: "malformed claims", sdk: true},
-		{name: "exp fraction", token: claims(func(c jwt.MapClaims) { c["exp"] = float64(now) + 3600.5 }), reason: "malformed claims", sdk: true},
-		{name: "exp exponent", token: claims(func(c jwt.MapClaims) { c["exp"] = json.Number("4e9") }), reason: "malformed claims", sdk: true},
-		{name: "exp after year 9999", token: claims(func(c jwt.MapClaims) { c["exp"] = seayooMaxTime + 1 }), reason: "malformed claims", sdk: true},
+		{name: "exp missing", token: claims(func(c jwt.MapClaims) { delete(c, "exp") }), reason: "missing exp"},
+		{name: "exp null", token: claims(func(c jwt.MapClaims) { c["exp"] = nil }), reason: "missing exp"},
+		{name: "exp string", token: claims(func(c jwt.MapClaims) { c["exp"] = strconv.FormatInt(now+60, 10) }), reason: "bad time claim", sdk: true},
+		{name: "exp fraction", token: claims(func(c jwt.MapClaims) { c["exp"] = float64(now) + 3600.5 }), reason: "bad time claim", sdk: true},
+		{name: "exp exponent", token: claims(func(c jwt.MapClaims) { c["exp"] = json.Number("4e9") }), reason: "bad time claim", sdk: true},
+		{name: "exp after year 9999", token: claims(func(c jwt.MapClaims) { c["exp"] = maxUnix + 1 }), reason: "bad time claim", sdk: true},
 		{name: "nbf in the future", token: claims(func(c jwt.MapClaims) { c["nbf"] = now + 1 }), reason: "token not yet valid"},
-		{name: "nbf fraction", token: claims(func(c jwt.MapClaims) { c["nbf"] = float64(now) - 10.5 }), reason: "malformed claims", sdk: true},
-		{name: "nbf negative", token: claims(func(c jwt.MapClaims) { c["nbf"] = -1 }), reason: "malformed claims", sdk: true},
+		{name: "nbf fraction", token: claims(func(c jwt.MapClaims) { c["nbf"] = float64(now) - 10.5 }), reason: "bad time claim", sdk: true},
+		{name: "nbf negative", token: claims(func(c jwt.MapClaims) { c["nbf"] = -1 }), reason: "bad time claim", sdk: true},
 		{name: "iss global endpoint", token: claims(func(c jwt.MapClaims) { c["iss"] = "https://api.seayoo.io" }), reason: "wrong issuer"},
 		{name: "iss trailing slash", token: claims(func(c jwt.MapClaims) { c["iss"] = SeayooDefaultIssuer + "/" }), reason: "wrong issuer"},
 		{name: "iss missing", token: claims(func(c jwt.MapClaims) { delete(c, "iss") }), reason: "wrong issuer"},
-		{name: "iss number", token: claims(func(c jwt.MapClaims) { c["iss"] = 1 }), reason: "malformed claims"},
+		{name: "iss number", token: claims(func(c jwt.MapClaims) { c["iss"] = 1 }), reason: "malformed token"},
 		{name: "issuer configured global", token: good, cfg: func(c *SeayooConfig) { c.Issuer = "https://api.seayoo.io" }, reason: "wrong issuer"},
 		{name: "aud other game", token: claims(func(c jwt.MapClaims) { c["aud"] = "ycom" }), reason: "wrong audience"},
 		{name: "aud other case", token: claims(func(c jwt.MapClaims) { c["aud"] = "XCOM" }), reason: "wrong audience"},
 		{name: "aud array without game", token: claims(func(c jwt.MapClaims) { c["aud"] = []string{"a", "b"} }), reason: "wrong audience"},
 		{name: "aud empty array", token: claims(func(c jwt.MapClaims) { c["aud"] = []string{} }), reason: "wrong audience"},
 		{name: "aud missing", token: claims(func(c jwt.MapClaims) { delete(c, "aud") }), reason: "wrong audience"},
-		{name: "aud array with a number", token: claims(func(c jwt.MapClaims) { c["aud"] = []any{seayooTestGame, 1} }), reason: "malformed claims"},
-		{name: "aud object", token: claims(func(c jwt.MapClaims) { c["aud"] = map[string]any{"xcom": true} }), reason: "malformed claims"},
+		{name: "aud array with a number", token: claims(func(c jwt.MapClaims) { c["aud"] = []any{seayooTestGame, 1} }), reason: "malformed token"},
+		{name: "aud object", token: claims(func(c jwt.MapClaims) { c["aud"] = map[string]any{"xcom": true} }), reason: "malformed token"},
 		{name: "scope ads", token: claims(func(c jwt.MapClaims) { c["scope"] = "ads" }), reason: "wrong scope"},
 		{name: "scope missing", token: claims(func(c jwt.MapClaims) { delete(c, "scope") }), reason: "wrong scope"},
-		{name: "scope array", token: claims(func(c jwt.MapClaims) { c["scope"] = []string{"auth"} }), reason: "malformed claims"},
+		{name: "scope array", token: claims(func(c jwt.MapClaims) { c["scope"] = []string{"auth"} }), reason: "malformed token"},
 		{name: "sub missing", token: claims(func(c jwt.MapClaims) { delete(c, "sub") }), reason: "missing subject"},
 		{name: "sub empty", token: claims(func(c jwt.MapClaims) { c["sub"] = "" }), reason: "missing subject"},
-		{name: "sub number", token: claims(func(c jwt.MapClaims) { c["sub"] = 91231223346130001 }), reason: "malformed claims"},
-		{name: "sub with a line break", token: claims(func(c jwt.MapClaims) { c["sub"] = "912\r\nX-User: 1" }), reason: "bad subject", sdk: true},
-		{name: "sub twice", token: raw(`"sub":"`+seayooTestSub+`"`, `"sub":"1","sub":"`+seayooTestSub+`"`), reason: "duplicate claim", sdk: true},
-		{name: "unknown claim twice", token: raw(`"scope":"auth"`, `"scope":"auth","foo":1,"foo":2`), reason: "duplicate claim", sdk: true},
-		{name: "claim name differing in case", token: raw(`"scope":"auth"`, `"scope":"auth","Scope":"auth"`), reason: "malformed claims", sdk: true},
-		{name: "claim name folding to sub", token: raw(`"scope":"auth"`, `"scope":"auth","ſub":"`+seayooTestSub+`"`), reason: "malformed claims", sdk: true},
-		{name: "age string", token: claims(func(c jwt.MapClaims) { c["age"] = "16" }), reason: "malformed claims"},
-		{name: "age fraction", token: claims(func(c jwt.MapClaims) { c["age"] = 16.5 }), reason: "malformed claims"},
-		{name: "reg_time string", token: claims(func(c jwt.MapClaims) { c["reg_time"] = "1700000000" }), reason: "malformed claims"},
-		{name: "idp number", token: claims(func(c jwt.MapClaims) { c["idp"] = 1 }), reason: "malformed claims"},
-		{name: "weixin_session_key object", token: claims(func(c jwt.MapClaims) { c["weixin_session_key"] = map[string]any{} }), reason: "malformed claims"},
-		{name: "jti number", token: claims(func(c jwt.MapClaims) { c["jti"] = 7 }), reason: "malformed claims"},
-		{name: "iat string", token: claims(func(c jwt.MapClaims) { c["iat"] = "now" }), reason: "malformed claims"},
-		{name: "payload trailing data", token: seayooSignJSON(t, seayooTestHeader, basePayload+"x", seayooTestSecret), reason: "malformed claims"},
-		{name: "payload not an object", token: seayooSignJSON(t, seayooTestHeader, "["+basePayload+"]", seayooTestSecret), reason: "malformed claims"},
-		{name: "payload empty object", token: seayooSignJSON(t, seayooTestHeader, "{}", seayooTestSecret), reason: "missing expiry"},
-		{name: "payload invalid UTF-8", token: raw(`"distro":"android"`, "\"distro\":\"andr\xffoid\""), reason: "malformed claims", sdk: true},
-		{name: "payload lone surrogate", token: raw(`"distro":"android"`, `"distro":"andr\ud800oid"`), reason: "malformed claims", sdk: true},
-		{name: "payload nested too deep", token: raw(`"scope":"auth"`, `"scope":"auth","deep":`+nested), reason: "malformed claims", sdk: true},
-		{name: "payload raw control character", token: raw(`"distro":"android"`, "\"distro\":\"andr\x01oid\""), reason: "malformed claims"},
+		{name: "sub number", token: claims(func(c jwt.MapClaims) { c["sub"] = 91231223346130001 }), reason: "malformed token"},
+		{name: "sub with a line break", token: claims(func(c jwt.MapClaims) { c["sub"] = "912\r\nX-User: 1" }), reason: "bad claim", sdk: true},
+		{name: "sub twice", token: raw(`"sub":"`+seayooTestSub+`"`, `"sub":"1","sub":"`+seayooTestSub+`"`), reason: "malformed token", sdk: true},
+		{name: "unknown claim twice", token: raw(`"scope":"auth"`, `"scope":"auth","foo":1,"foo":2`), reason: "malformed token", sdk: true},
+		{name: "claim name differing in case", token: raw(`"scope":"auth"`, `"scope":"auth","Scope":"auth"`), reason: "malformed token", sdk: true},
+		{name: "claim name folding to sub", token: raw(`"scope":"auth"`, `"scope":"auth","ſub":"`+seayooTestSub+`"`), reason: "malformed token", sdk: true},
+		{name: "age string", token: claims(func(c jwt.MapClaims) { c["age"] = "16" }), reason: "malformed token"},
+		{name: "age fraction", token: claims(func(c jwt.MapClaims) { c["age"] = 16.5 }), reason: "malformed token"},
+		{name: "reg_time string", token: claims(func(c jwt.MapClaims) { c["reg_time"] = "1700000000" }), reason: "malformed token"},
+		{name: "idp number", token: claims(func(c jwt.MapClaims) { c["idp"] = 1 }), reason: "malformed token"},
+		{name: "weixin_session_key object", token: claims(func(c jwt.MapClaims) { c["weixin_session_key"] = map[string]any{} }), reason: "malformed token"},
+		{name: "jti number", token: claims(func(c jwt.MapClaims) { c["jti"] = 7 }), reason: "malformed token"},
+		{name: "iat string", token: claims(func(c jwt.MapClaims) { c["iat"] = "now" }), reason: "bad time claim"},
+		{name: "payload trailing data", token: seayooSignJSON(t, seayooTestHeader, basePayload+"x", seayooTestSecret), reason: "malformed token"},
+		{name: "payload not an object", token: seayooSignJSON(t, seayooTestHeader, "["+basePayload+"]", seayooTestSecret), reason: "malformed token"},
+		{name: "payload empty object", token: seayooSignJSON(t, seayooTestHeader, "{}", seayooTestSecret), reason: "missing exp"},
+		{name: "payload invalid UTF-8", token: raw(`"distro":"android"`, "\"distro\":\"andr\xffoid\""), reason: "malformed token", sdk: true},
+		{name: "payload lone surrogate", token: raw(`"distro":"android"`, `"distro":"andr\ud800oid"`), reason: "malformed token", sdk: true},
+		{name: "payload nested too deep", token: raw(`"scope":"auth"`, `"scope":"auth","deep":`+nested), reason: "malformed token", sdk: true},
+		{name: "payload raw control character", token: raw(`"distro":"android"`, "\"distro\":\"andr\x01oid\""), reason: "malformed token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -675,60 +675,6 @@ func TestSeayooConcurrent(t *testing.T) {
 	}
 }
 
-// TestSeayooUnescape compares the string decoder with encoding/json.
-func TestSeayooUnescape(t *testing.T) {
-	for _, lit := range []string{
-		`""`, `"plain"`, `"\"\\\/\b\f\n\r\t"`, `"\u0000\u001f\u007f\u0080"`, `"\u00e9\u5CF0"`,
-		`"\ud83d\ude00"`, `"\uD83D\uDE00x"`, `"峰😀"`, `"a\u2028b"`,
-	} {
-		var want string
-		if err := json.Unmarshal([]byte(lit), &want); err != nil {
-			t.Fatalf("%s: %v", lit, err)
-		}
-		s := seayooScan{s: lit}
-		val, ok := s.value(0)
-		if !ok || val.kind != '"' || s.i != len(lit) {
-			t.Fatalf("%s: not scanned as one string", lit)
-		}
-		if got := val.str(lit).val; got != want {
-			t.Errorf("%s: got %q, want %q", lit, got, want)
-		}
-		if !seayooRawEqual(lit[val.start:val.end], val.esc, want) || seayooRawEqual(lit[val.start:val.end], val.esc, want+"x") {
-			t.Errorf("%s: seayooRawEqual disagrees", lit)
-		}
-		if clean := !val.unclean; clean != seayooCleanString(want) {
-			t.Errorf("%s: clean = %v", lit, clean)
-		}
-	}
-	for _, lit := range []string{
-		`"\ud800"`, `"\udc00"`, `"\ud800\u0041"`, `"\ud800x"`, `"\x"`, `"\u12"`, `"\u12G4"`, "\"\x1f\"", "\"\xff\"",
-		"\"\xed\xa0\x80\"", `"unterminated`, `"\`,
-	} {
-		s := seayooScan{s: lit}
-		if _, ok := s.value(0); ok && s.i == len(lit) {
-			t.Errorf("%q scanned as a valid string", lit)
-		}
-	}
-}
-
-// TestSeayooScanNumbers checks the number grammar against encoding/json.
-func TestSeayooScanNumbers(t *testing.T) {
-	for _, lit := range []string{
-		"0", "-0", "1", "-1", "10", "1.5", "-0.0", "1e9", "1E+9", "1e-9", "12345678901234567890",
-		"01", "-", "+1", "1.", ".5", "1e", "1e+", "0x10", "--1", "1.e5", "Infinity", "NaN",
-	} {
-		s := seayooScan{s: lit}
-		val, ok := s.value(0)
-		got := ok && s.i == len(lit)
-		if want := json.Valid([]byte(lit)); got != want {
-			t.Errorf("%q: scanned = %v, encoding/json valid = %v", lit, got, want)
-		}
-		if got && val.isInt != !strings.ContainsAny(lit, ".eE") {
-			t.Errorf("%q: isInt = %v", lit, val.isInt)
-		}
-	}
-}
-
 // seayooNode runs interop/seayoo.js with in as its JSON input and decodes
 // its JSON output into out.
 func seayooNode(t *testing.T, in, out any) {
@@ -787,11 +733,11 @@ func TestSeayooJSONWebTokenInterop(t *testing.T) {
 			Options: opts(nil)}, claims: append(slices.Clone(baseClaims), Claim{"reg_time", "1700000000"}, Claim{"level", "30"}), expires: now - 60 + 7*86400},
 		{name: "not before", req: seayooNodeRequest{Payload: payload(nil), Options: opts(func(o map[string]any) { o["notBefore"] = "10m" })}, reason: "token not yet valid"},
 		{name: "expired", req: seayooNodeRequest{Payload: payload(nil), Options: opts(func(o map[string]any) { o["expiresIn"] = 30 })}, reason: "token expired"},
-		{name: "no exp", req: seayooNodeRequest{Payload: payload(nil), Options: opts(func(o map[string]any) { delete(o, "expiresIn") })}, reason: "missing expiry"},
-		{name: "HS384", req: seayooNodeRequest{Payload: payload(nil), Options: opts(func(o map[string]any) { o["algorithm"] = "HS384" })}, reason: "unsupported algorithm"},
+		{name: "no exp", req: seayooNodeRequest{Payload: payload(nil), Options: opts(func(o map[string]any) { delete(o, "expiresIn") })}, reason: "missing exp"},
+		{name: "HS384", req: seayooNodeRequest{Payload: payload(nil), Options: opts(func(o map[string]any) { o["algorithm"] = "HS384" })}, reason: "bad algorithm"},
 		{name: "other secret", req: seayooNodeRequest{Secret: "sk_other", Payload: payload(nil), Options: opts(nil)}, reason: "bad signature"},
 		{name: "other game", req: seayooNodeRequest{Payload: payload(nil), Options: opts(func(o map[string]any) { o["audience"] = "ycom" })}, reason: "wrong audience"},
-		{name: "lone surrogate", req: seayooNodeRequest{Payload: payload(func(p map[string]any) { p["external_name"] = "LONE_SURROGATE" }), Options: opts(nil)}, reason: "malformed claims"},
+		{name: "lone surrogate", req: seayooNodeRequest{Payload: payload(func(p map[string]any) { p["external_name"] = "LONE_SURROGATE" }), Options: opts(nil)}, reason: "malformed token"},
 	}
 	var in struct {
 		Requests []seayooNodeRequest `json:"requests"`

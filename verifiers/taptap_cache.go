@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gameauth/caddy-gameauth/internal/tokenhash"
 )
 
 // This file holds the bounded answer cache of the TapTap verifier.
@@ -18,7 +20,7 @@ import (
 // through LRU eviction, so memory stays bounded by the capacity.
 
 // tapKey is the cache key: the SHA-256 of a session token.
-type tapKey = [32]byte
+type tapKey = tokenhash.Key
 
 const (
 	tapPositive = 0

@@ -1,6 +1,8 @@
 package verifiers
 
 import (
+	"github.com/gameauth/caddy-gameauth/internal/check"
+
 	"context"
 	"encoding/json"
 	"net/http"
@@ -46,12 +48,12 @@ func FuzzTapTapParseUser(f *testing.F) {
 			if id.Subject != "" || id.Claims != nil {
 				t.Fatalf("identity with an error: %+v", id)
 			}
-			if Reason(err) != "malformed response" {
+			if Reason(err) != "leancloud error" {
 				t.Fatalf("unexpected error %v", err)
 			}
 			return
 		}
-		if id.Provider != "taptap" || id.Subject == "" || len(id.Subject) > tapMaxSubject || !tapPrintable(id.Subject) {
+		if id.Provider != "taptap" || id.Subject == "" || len(id.Subject) > tapMaxSubject || !check.PrintableASCII(id.Subject) {
 			t.Fatalf("bad subject in %+v", id)
 		}
 		last := -1

@@ -612,21 +612,21 @@ func TestTapTapUpstreamAnswers(t *testing.T) {
 	}{
 		{"ok", lcAny, nil, "", 0, true},
 		{"session not found", lcInvalid, ErrInvalidToken, "session not found", 0, true},
-		{"other 400", lcOtherBadRequest, ErrInvalidToken, "session rejected", 0, false},
-		{"404", lcNotFound, ErrInvalidToken, "session rejected", 0, false},
+		{"other 400", lcOtherBadRequest, ErrInvalidToken, "session not found", 0, false},
+		{"404", lcNotFound, ErrInvalidToken, "session not found", 0, false},
 		{"401", lcBadCredentials, ErrBadGateway, "leancloud rejected credentials", 0, false},
 		{"403", lcForbidden, ErrBadGateway, "leancloud rejected credentials", 0, false},
-		{"500", lcServerError, ErrUnavailable, "leancloud server error", time.Second, false},
-		{"503 retry-after", lcUnavailable, ErrUnavailable, "leancloud server error", 5 * time.Second, false},
+		{"500", lcServerError, ErrUnavailable, "leancloud error", time.Second, false},
+		{"503 retry-after", lcUnavailable, ErrUnavailable, "leancloud error", 5 * time.Second, false},
 		{"429 retry-after", lcRateLimited, ErrUnavailable, "rate limited", 7 * time.Second, false},
 		{"429 no header", lcRateLimitedNoHdr, ErrUnavailable, "rate limited", time.Second, false},
 		{"429 http date", lcRateLimitedDate, ErrUnavailable, "rate limited", 10 * time.Second, false},
-		{"garbage", lcGarbage, ErrUnavailable, "malformed response", time.Second, false},
-		{"no objectId", lcNoObjectID, ErrUnavailable, "malformed response", time.Second, false},
-		{"oversized", lcOversized, ErrUnavailable, "oversized response", time.Second, false},
-		{"oversized chunked", lcOversizedChunked, ErrUnavailable, "oversized response", time.Second, false},
+		{"garbage", lcGarbage, ErrUnavailable, "leancloud error", time.Second, false},
+		{"no objectId", lcNoObjectID, ErrUnavailable, "leancloud error", time.Second, false},
+		{"oversized", lcOversized, ErrUnavailable, "leancloud error", time.Second, false},
+		{"oversized chunked", lcOversizedChunked, ErrUnavailable, "leancloud error", time.Second, false},
 		{"close connection", lcCloseConnection, ErrUnavailable, "leancloud unreachable", time.Second, false},
-		{"redirect", lcRedirect, ErrUnavailable, "unexpected response status", time.Second, false},
+		{"redirect", lcRedirect, ErrUnavailable, "leancloud error", time.Second, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -935,7 +935,7 @@ func TestTapTapRedirectNotFollowedWithCallerClient(t *testing.T) {
 	caller := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { followed++; return nil }}
 	v, _ := newTestTapTap(t, f, func(c *TapTapConfig) { c.HTTPClient = caller })
 	_, err := v.Verify(context.Background(), "anmlwi96s381m6ca7o7266pzf")
-	wantTapErr(t, err, ErrUnavailable, "unexpected response status", time.Second)
+	wantTapErr(t, err, ErrUnavailable, "leancloud error", time.Second)
 	if followed != 0 || f.calls.Load() != 1 {
 		t.Fatalf("redirect followed (%d, %d calls)", followed, f.calls.Load())
 	}
@@ -1120,7 +1120,7 @@ func TestParseTapTapUser(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			id, err := parseTapTapUser([]byte(tc.body))
 			if tc.sub == "" {
-				wantTapErr(t, err, ErrUnavailable, "malformed response", time.Second)
+				wantTapErr(t, err, ErrUnavailable, "leancloud error", time.Second)
 				return
 			}
 			if err != nil {

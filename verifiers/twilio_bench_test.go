@@ -10,8 +10,7 @@ import (
 )
 
 // BenchmarkTwilioVerify verifies an npm-made token with a room grant and
-// no region, the usual Programmable Video token (its header takes the
-// exact-match fast path).
+// no region, the usual Programmable Video token.
 func BenchmarkTwilioVerify(b *testing.B) {
 	token := loadTwilioFixtures(b)["room_unicode"].Token
 	v := newTwilioTest(b, twilioAt(0), 0)
@@ -25,7 +24,7 @@ func BenchmarkTwilioVerify(b *testing.B) {
 }
 
 // BenchmarkTwilioVerifyRegion verifies an npm-made token with a room and a
-// region: its header goes through the JSON scanner.
+// region.
 func BenchmarkTwilioVerifyRegion(b *testing.B) {
 	token := loadTwilioFixtures(b)["room_region"].Token
 	v := newTwilioTest(b, twilioAt(0), 0)
@@ -75,9 +74,9 @@ func BenchmarkTwilioHMACFloor(b *testing.B) {
 	}
 }
 
-// TestTwilioVerifyAllocs keeps verification allocation-lean: one string for
-// the identity's values and one slice for the claims, with or without a
-// region in the header.
+// TestTwilioVerifyAllocs bounds the allocations of a first-seen token, with
+// or without a region in the header (about 65, see TestSeayooVerifyAllocs):
+// a regression guard.
 func TestTwilioVerifyAllocs(t *testing.T) {
 	if seayooRaceEnabled() {
 		t.Skip("allocation counts are not meaningful under -race")
@@ -92,8 +91,8 @@ func TestTwilioVerifyAllocs(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-		if allocs > 2 {
-			t.Errorf("%s: Verify makes %v allocations, want at most 2", name, allocs)
+		if allocs > 75 {
+			t.Errorf("%s: Verify makes %v allocations, want at most 75", name, allocs)
 		}
 	}
 }

@@ -6,6 +6,11 @@
 // used as a library by any Go server. Every Verifier is immutable after its
 // constructor returns and is safe for concurrent use.
 //
+// The JWTs (Seayoo, Twilio, CloudBase) pass one strict gate (jwtgate.go),
+// then golang-jwt into typed claims. ZEGO's binary layout is read by hand,
+// its JSON by encoding/json behind the same strict JSON rule; TapTap asks
+// LeanCloud.
+//
 // Errors are classified by three sentinels, usable with errors.Is:
 //
 //   - ErrInvalidToken: the token is missing, malformed, forged or expired (HTTP 401).
@@ -13,10 +18,12 @@
 //   - ErrUnavailable: a backing service could not answer (HTTP 503), or
 //     ErrBadGateway: it refused our own credentials (HTTP 502).
 //
-// Every error returned by a verifier is an *Error whose Reason is a short,
-// fixed string taken from a small set: it never contains the token, a secret
-// or any other attacker-controlled text, so it is safe to log, to show to
-// clients and to use as a metrics label.
+// Every error returned by a verifier is an *Error whose Reason is one of the
+// fixed strings of reasons.go (Reasons lists them): it never contains the
+// token, a secret or any other attacker-controlled text, so it is safe to
+// log, to show to clients and to use as a metrics label. Configuration
+// errors name the faulty field (internal/check.FieldError) and never quote
+// a value.
 package verifiers
 
 import (
@@ -45,8 +52,8 @@ var (
 type Error struct {
 	// Kind is one of the sentinel errors above.
 	Kind error
-	// Reason is a short, fixed, lower-case description such as
-	// "token expired". It never contains attacker input or secrets.
+	// Reason is one of the Reason constants, such as ReasonTokenExpired.
+	// It never contains attacker input or secrets.
 	Reason string
 	// RetryAfter is a hint for ErrUnavailable errors; zero means none.
 	RetryAfter time.Duration
@@ -73,8 +80,8 @@ func Unavailable(reason string, retryAfter time.Duration) *Error {
 	return &Error{Kind: ErrUnavailable, Reason: reason, RetryAfter: retryAfter}
 }
 
-// Reason returns the fixed reason of err if it is (or wraps) an *Error,
-// otherwise the generic text of its kind, or "internal error".
+// Reason returns the fixed reason of err if it is (or wraps) an *Error with
+// one, otherwise the generic text of its kind, or ReasonInternal.
 func Reason(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
@@ -88,7 +95,7 @@ func Reason(err error) string {
 			return s.Error()
 		}
 	}
-	return "internal error"
+	return ReasonInternal
 }
 
 // Claim is one attribute of a verified identity. Name is snake_case.

@@ -231,9 +231,9 @@ func TestZegoOfficialFixtures(t *testing.T) {
 					case f.ID == "neg-gcm-tag-byte-flipped":
 						want = "bad signature"
 					case f.ID == "neg-cbc-last-ciphertext-byte-flipped":
-						want = "decryption failed"
+						want = "bad signature"
 					case f.ID == "neg-expire-prefix-changed":
-						want = "expire mismatch"
+						want = "bad time claim"
 					default:
 						t.Fatalf("no expected reason for %s", f.ID)
 					}
@@ -285,7 +285,7 @@ func TestZegoOfficialFixturesAtBoundaries(t *testing.T) {
 	// The prefix-tampered token fails even at a time both values allow.
 	neg := byID["neg-expire-prefix-changed"]
 	_, err = zegoFixtureVerifier(t, zegoFixtureCreated-10).Verify(ctx, neg.Token)
-	zegoWantInvalid(t, err, "expire mismatch")
+	zegoWantInvalid(t, err, "bad time claim")
 }
 
 func TestZegoIssuedTokens(t *testing.T) {
@@ -302,7 +302,7 @@ func TestZegoIssuedTokens(t *testing.T) {
 			want := []Claim{{Name: "app_id", Value: strconv.FormatUint(uint64(e.AppID), 10)}}
 			if e.RoomID != "" {
 				want = append(want, Claim{Name: "room_id", Value: e.RoomID},
-					Claim{Name: "login", Value: "1"}, Claim{Name: "publish", Value: zegoFlag(e.Publish)})
+					Claim{Name: "login", Value: "1"}, Claim{Name: "publish", Value: map[bool]string{false: "0", true: "1"}[e.Publish]})
 			}
 			if len(e.StreamIDs) > 0 {
 				want = append(want, Claim{Name: "stream_ids", Value: strings.Join(e.StreamIDs, ",")})
@@ -322,9 +322,9 @@ func TestZegoLayoutMode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, reason := zegoParseLayout(blob)
-		if reason != "" || l.gcm != (e.Mode == "gcm") || l.expire != e.ExpiresAt {
-			t.Fatalf("%s: layout %+v %q", e.ID, l, reason)
+		l, ok := zegoParseLayout(blob)
+		if !ok || l.gcm != (e.Mode == "gcm") || l.expire != e.ExpiresAt {
+			t.Fatalf("%s: layout %+v %v", e.ID, l, ok)
 		}
 	}
 }
@@ -393,51 +393,51 @@ func TestZegoPlaintextRules(t *testing.T) {
 		gcmReason   string // reason when sealed with GCM
 		cbcReason   string // "" = same as gcmReason
 	}{
-		{"wrong app id", rep(`"app_id":3000000001`, `"app_id":3000000002`), 0, "wrong app id", ""},
-		{"app id as string", rep(`"app_id":3000000001`, `"app_id":"3000000001"`), 0, "malformed payload", "decryption failed"},
-		{"expire prefix differs", base, zegoTestNow + 3601, "expire mismatch", ""},
+		{"wrong app id", rep(`"app_id":3000000001`, `"app_id":3000000002`), 0, "wrong audience", ""},
+		{"app id as string", rep(`"app_id":3000000001`, `"app_id":"3000000001"`), 0, "malformed token", "bad signature"},
+		{"expire prefix differs", base, zegoTestNow + 3601, "bad time claim", ""},
 		{"expired", withTimes(zegoTestNow-100, zegoTestNow), zegoTestNow, "token expired", ""},
-		{"ctime after expire", withTimes(zegoTestNow+3601, zegoTestNow+3600), 0, "bad token times", ""},
-		{"negative ctime", withTimes(-1, zegoTestNow+3600), 0, "bad token times", ""},
-		{"expire past year 9999", withTimes(0, zegoMaxUnix+1), zegoMaxUnix + 1, "bad token times", ""},
-		{"empty user id", rep(`"u-1"`, `""`), 0, "bad user id", ""},
-		{"65-byte user id", rep(`"u-1"`, `"`+strings.Repeat("x", 65)+`"`), 0, "bad user id", ""},
-		{"control char in user id", rep(`"u-1"`, `"u\n1"`), 0, "bad user id", ""},
-		{"DEL in user id", rep(`"u-1"`, `"u`+"\x7f"+`1"`), 0, "bad user id", ""},
-		{"user id not a string", rep(`"u-1"`, `7`), 0, "malformed payload", "decryption failed"},
-		{"missing nonce", rep(`,"nonce":12345`, ``), 0, "malformed payload", "decryption failed"},
-		{"duplicate user id", rep(`"user_id":"u-1"`, `"user_id":"u-1","user_id":"u-2"`), 0, "malformed payload", "decryption failed"},
-		{"unknown member", rep(`"nonce":12345`, `"nonce":12345,"extra":1`), 0, "malformed payload", "decryption failed"},
-		{"case-folded name", rep(`"user_id"`, `"User_id"`), 0, "malformed payload", "decryption failed"},
-		{"fractional expire", rep(fmt.Sprintf(`"expire":%d`, zegoTestNow+3600), fmt.Sprintf(`"expire":%d.0`, zegoTestNow+3600)), 0, "malformed payload", "decryption failed"},
-		{"exponent nonce", rep(`"nonce":12345`, `"nonce":1e3`), 0, "malformed payload", "decryption failed"},
-		{"leading zero nonce", rep(`"nonce":12345`, `"nonce":012345`), 0, "malformed payload", "decryption failed"},
-		{"int64 overflow nonce", rep(`"nonce":12345`, `"nonce":9223372036854775808`), 0, "malformed payload", "decryption failed"},
-		{"invalid utf-8", rep(`"u-1"`, "\"u\xff1\""), 0, "malformed payload", "decryption failed"},
-		{"lone surrogate", rep(`"u-1"`, `"u\ud800"`), 0, "malformed payload", "decryption failed"},
-		{"lone low surrogate", rep(`"u-1"`, `"u\udc00\udc00"`), 0, "malformed payload", "decryption failed"},
-		{"high surrogate then letter", rep(`"u-1"`, `"u\ud800\u0041"`), 0, "malformed payload", "decryption failed"},
-		{"bad escape", rep(`"u-1"`, `"u\x1"`), 0, "malformed payload", "decryption failed"},
-		{"trailing garbage", base + "x", 0, "malformed payload", "decryption failed"},
-		{"two objects", base + base, 0, "malformed payload", "decryption failed"},
-		{"unterminated", strings.TrimSuffix(base, "}"), 0, "malformed payload", "decryption failed"},
-		{"not an object", `["app_id",3000000001,"user_id","u-1","nonce",1,"ctime",1,"expire",1,"payload",""]`, 0, "malformed payload", "decryption failed"},
-		{"payload not json", payload("room1"), 0, "bad payload", ""},
-		{"payload array", payload(`["r1"]`), 0, "bad payload", ""},
-		{"payload trailing", payload(`{"room_id":"r1"} x`), 0, "bad payload", ""},
-		{"room id number", payload(`{"room_id":1}`), 0, "bad payload", ""},
-		{"room id too long", payload(`{"room_id":"` + strings.Repeat("r", 129) + `"}`), 0, "bad payload", ""},
-		{"room id control char", payload(`{"room_id":"r\u00001"}`), 0, "bad payload", ""},
-		{"duplicate room id", payload(`{"room_id":"r1","room_id":"r2"}`), 0, "bad payload", ""},
-		{"privilege value 2", payload(`{"room_id":"r1","privilege":{"1":1,"2":2}}`), 0, "bad payload", ""},
-		{"privilege value true", payload(`{"room_id":"r1","privilege":{"1":1,"2":true}}`), 0, "bad payload", ""},
-		{"duplicate privilege key", payload(`{"room_id":"r1","privilege":{"2":0,"2":1}}`), 0, "bad payload", ""},
-		{"privilege array", payload(`{"room_id":"r1","privilege":[1,1]}`), 0, "bad payload", ""},
-		{"stream list string", payload(`{"room_id":"r1","stream_id_list":"s1"}`), 0, "bad payload", ""},
-		{"stream id with comma", payload(`{"room_id":"r1","stream_id_list":["s1,s2"]}`), 0, "bad payload", ""},
-		{"empty stream id", payload(`{"room_id":"r1","stream_id_list":[""]}`), 0, "bad payload", ""},
-		{"stream id too long", payload(`{"room_id":"r1","stream_id_list":["` + strings.Repeat("s", 257) + `"]}`), 0, "bad payload", ""},
-		{"too deep", payload(`{"x":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`), 0, "bad payload", ""},
+		{"ctime after expire", withTimes(zegoTestNow+3601, zegoTestNow+3600), 0, "bad time claim", ""},
+		{"negative ctime", withTimes(-1, zegoTestNow+3600), 0, "bad time claim", ""},
+		{"expire past year 9999", withTimes(0, maxUnix+1), maxUnix + 1, "bad time claim", ""},
+		{"empty user id", rep(`"u-1"`, `""`), 0, "missing subject", ""},
+		{"65-byte user id", rep(`"u-1"`, `"`+strings.Repeat("x", 65)+`"`), 0, "bad claim", ""},
+		{"control char in user id", rep(`"u-1"`, `"u\n1"`), 0, "bad claim", ""},
+		{"DEL in user id", rep(`"u-1"`, `"u`+"\x7f"+`1"`), 0, "bad claim", ""},
+		{"user id not a string", rep(`"u-1"`, `7`), 0, "malformed token", "bad signature"},
+		{"missing nonce", rep(`,"nonce":12345`, ``), 0, "malformed token", "bad signature"},
+		{"duplicate user id", rep(`"user_id":"u-1"`, `"user_id":"u-1","user_id":"u-2"`), 0, "malformed token", "bad signature"},
+		{"unknown member", rep(`"nonce":12345`, `"nonce":12345,"extra":1`), 0, "malformed token", "bad signature"},
+		{"case-folded name", rep(`"user_id"`, `"User_id"`), 0, "malformed token", "bad signature"},
+		{"fractional expire", rep(fmt.Sprintf(`"expire":%d`, zegoTestNow+3600), fmt.Sprintf(`"expire":%d.0`, zegoTestNow+3600)), 0, "malformed token", "bad signature"},
+		{"exponent nonce", rep(`"nonce":12345`, `"nonce":1e3`), 0, "malformed token", "bad signature"},
+		{"leading zero nonce", rep(`"nonce":12345`, `"nonce":012345`), 0, "malformed token", "bad signature"},
+		{"int64 overflow nonce", rep(`"nonce":12345`, `"nonce":9223372036854775808`), 0, "malformed token", "bad signature"},
+		{"invalid utf-8", rep(`"u-1"`, "\"u\xff1\""), 0, "malformed token", "bad signature"},
+		{"lone surrogate", rep(`"u-1"`, `"u\ud800"`), 0, "malformed token", "bad signature"},
+		{"lone low surrogate", rep(`"u-1"`, `"u\udc00\udc00"`), 0, "malformed token", "bad signature"},
+		{"high surrogate then letter", rep(`"u-1"`, `"u\ud800\u0041"`), 0, "malformed token", "bad signature"},
+		{"bad escape", rep(`"u-1"`, `"u\x1"`), 0, "malformed token", "bad signature"},
+		{"trailing garbage", base + "x", 0, "malformed token", "bad signature"},
+		{"two objects", base + base, 0, "malformed token", "bad signature"},
+		{"unterminated", strings.TrimSuffix(base, "}"), 0, "malformed token", "bad signature"},
+		{"not an object", `["app_id",3000000001,"user_id","u-1","nonce",1,"ctime",1,"expire",1,"payload",""]`, 0, "malformed token", "bad signature"},
+		{"payload not json", payload("room1"), 0, "malformed token", ""},
+		{"payload array", payload(`["r1"]`), 0, "malformed token", ""},
+		{"payload trailing", payload(`{"room_id":"r1"} x`), 0, "malformed token", ""},
+		{"room id number", payload(`{"room_id":1}`), 0, "malformed token", ""},
+		{"room id too long", payload(`{"room_id":"` + strings.Repeat("r", 129) + `"}`), 0, "bad claim", ""},
+		{"room id control char", payload(`{"room_id":"r\u00001"}`), 0, "bad claim", ""},
+		{"duplicate room id", payload(`{"room_id":"r1","room_id":"r2"}`), 0, "malformed token", ""},
+		{"privilege value 2", payload(`{"room_id":"r1","privilege":{"1":1,"2":2}}`), 0, "bad claim", ""},
+		{"privilege value true", payload(`{"room_id":"r1","privilege":{"1":1,"2":true}}`), 0, "malformed token", ""},
+		{"duplicate privilege key", payload(`{"room_id":"r1","privilege":{"2":0,"2":1}}`), 0, "malformed token", ""},
+		{"privilege array", payload(`{"room_id":"r1","privilege":[1,1]}`), 0, "malformed token", ""},
+		{"stream list string", payload(`{"room_id":"r1","stream_id_list":"s1"}`), 0, "malformed token", ""},
+		{"stream id with comma", payload(`{"room_id":"r1","stream_id_list":["s1,s2"]}`), 0, "bad claim", ""},
+		{"empty stream id", payload(`{"room_id":"r1","stream_id_list":[""]}`), 0, "bad claim", ""},
+		{"stream id too long", payload(`{"room_id":"r1","stream_id_list":["` + strings.Repeat("s", 257) + `"]}`), 0, "bad claim", ""},
+		{"too deep", payload(`{"x":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`), 0, "malformed token", ""},
 	}
 	for _, tt := range tests {
 		prefix := tt.prefix
@@ -480,16 +480,13 @@ func TestZegoTampering(t *testing.T) {
 		}
 		good := enc(blob)
 		body := good[2:]
-		decryptFail := "decryption failed"
-		if gcm {
-			decryptFail = "bad signature"
-		}
+		decryptFail := "bad signature" // GCM tag, or CBC padding and JSON alike
 		tests := []struct{ name, token, reason string }{
-			{"empty", "", "unsupported token version"},
+			{"empty", "", "missing token"},
 			{"prefix only", "04", "malformed token"},
-			{"prefix 03", "03" + body, "unsupported token version"},
-			{"prefix 4", "4" + body, "unsupported token version"},
-			{"no prefix", body, "unsupported token version"},
+			{"prefix 03", "03" + body, "malformed token"},
+			{"prefix 4", "4" + body, "malformed token"},
+			{"no prefix", body, "malformed token"},
 			{"too long", "04" + strings.Repeat("A", MaxTokenLength-1), "token too long"},
 			{"url-safe alphabet", "04" + strings.NewReplacer("+", "-", "/", "_").Replace(body) + zegoIf(!strings.ContainsAny(body, "+/"), "-___", ""), "malformed token"},
 			{"padding stripped", "04" + strings.TrimRight(body, "=") + zegoIf(!strings.HasSuffix(body, "="), "A", ""), "malformed token"},
@@ -502,40 +499,40 @@ func TestZegoTampering(t *testing.T) {
 			{"truncated to 9 bytes", enc(blob[:9]), "malformed token"},
 			{"truncated inside iv", enc(blob[:10+ivLen-1]), "malformed token"},
 			{"truncated inside length", enc(blob[:10+ivLen+1]), "malformed token"},
-			{"truncated ciphertext", enc(blob[:len(blob)-2]), "bad ciphertext length"},
-			{"iv length 0", put16(8, 0), "bad iv length"},
-			{"iv length 13", put16(8, 13), "bad iv length"},
-			{"iv length huge", put16(8, 0xffff), "bad iv length"},
-			{"iv length of the other mode", put16(8, 28-ivLen), "bad ciphertext length"},
-			{"ciphertext length 0", put16(10+ivLen, 0), "bad ciphertext length"},
-			{"ciphertext length past end", put16(10+ivLen, ctLen+2), "bad ciphertext length"},
-			{"ciphertext length huge", put16(10+ivLen, 0xffff), "bad ciphertext length"},
-			{"ciphertext length short", put16(10+ivLen, ctLen-16), "bad mode byte"},
+			{"truncated ciphertext", enc(blob[:len(blob)-2]), "malformed token"},
+			{"iv length 0", put16(8, 0), "malformed token"},
+			{"iv length 13", put16(8, 13), "malformed token"},
+			{"iv length huge", put16(8, 0xffff), "malformed token"},
+			{"iv length of the other mode", put16(8, 28-ivLen), "malformed token"},
+			{"ciphertext length 0", put16(10+ivLen, 0), "malformed token"},
+			{"ciphertext length past end", put16(10+ivLen, ctLen+2), "malformed token"},
+			{"ciphertext length huge", put16(10+ivLen, 0xffff), "malformed token"},
+			{"ciphertext length short", put16(10+ivLen, ctLen-16), "malformed token"},
 			{"ciphertext length not a block multiple", edit(func(b []byte) []byte {
 				binary.BigEndian.PutUint16(b[10+ivLen:], uint16(ctLen-1))
 				return b[:ctOff+ctLen-1]
-			}), zegoIf(gcm, "bad iv length", "bad ciphertext length")},
-			{"extra trailing byte", enc(append(slices.Clone(blob), 7)), "bad mode byte"},
+			}), "malformed token"},
+			{"extra trailing byte", enc(append(slices.Clone(blob), 7)), "malformed token"},
 			{"wrong mode byte", edit(func(b []byte) []byte {
 				if gcm {
 					b[len(b)-1] = 2
 					return b
 				}
 				return append(b, 0)
-			}), "bad mode byte"},
+			}), "malformed token"},
 			{"mode byte removed or added", edit(func(b []byte) []byte {
 				if gcm {
 					return b[:len(b)-1]
 				}
 				return append(b, 1)
-			}), "bad iv length"},
+			}), "malformed token"},
 			{"first ciphertext byte", flip(ctOff), decryptFail},
 			{"middle ciphertext byte", flip(ctOff + ctLen/2), decryptFail},
 			{"last ciphertext byte", flip(ctOff + ctLen - 1), decryptFail},
-			{"iv byte", flip(10), zegoIf(gcm, "bad signature", "decryption failed")},
-			{"expire prefix", flip(7), "expire mismatch"},
+			{"iv byte", flip(10), "bad signature"},
+			{"expire prefix", flip(7), "bad time claim"},
 			{"wrong secret", zegoSeal(t, gcm, zegoOtherSecret, zegoTestNow+3600, plain), decryptFail},
-			{"plaintext too short for a token", zegoSeal(t, gcm, zegoTestSecret, zegoTestNow+3600, []byte(`{}`)), "bad ciphertext length"},
+			{"plaintext too short for a token", zegoSeal(t, gcm, zegoTestSecret, zegoTestNow+3600, []byte(`{}`)), "malformed token"},
 		}
 		for _, tt := range tests {
 			t.Run(fmt.Sprintf("gcm=%v/%s", gcm, tt.name), func(t *testing.T) {
@@ -563,13 +560,13 @@ func TestZegoCBCIVFlip(t *testing.T) {
 	off := 10 + bytes.IndexByte(plain, '3')
 	blob[off] ^= '3' ^ '4'
 	_, err := v.Verify(context.Background(), "04"+base64.StdEncoding.EncodeToString(blob))
-	zegoWantInvalid(t, err, "wrong app id")
+	zegoWantInvalid(t, err, "wrong audience")
 	// Turn `{"app_id"` into `{"App_id"`: a case-insensitive parser would
 	// still accept it.
 	blob[off] ^= '3' ^ '4'
 	blob[10+2] ^= 'a' ^ 'A'
 	_, err = v.Verify(context.Background(), "04"+base64.StdEncoding.EncodeToString(blob))
-	zegoWantInvalid(t, err, "decryption failed")
+	zegoWantInvalid(t, err, "bad signature")
 }
 
 func zegoIf(cond bool, a, b string) string {
@@ -637,69 +634,7 @@ func TestZegoRotation(t *testing.T) {
 			}
 		}
 		_, err := zegoTestVerifier(t).Verify(ctx, tok)
-		zegoWantInvalid(t, err, zegoIf(gcm, "bad signature", "decryption failed"))
-	}
-}
-
-func TestZegoRequire(t *testing.T) {
-	v := zegoTestVerifier(t)
-	ctx := context.Background()
-	verify := func(payload string) *Identity {
-		t.Helper()
-		id, err := v.Verify(ctx, zegoSeal(t, true, zegoTestSecret, zegoTestNow+3600, []byte(zegoPlainJSON(payload))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &id
-	}
-	identity := verify("")
-	lobby := verify(`{"room_id":"lobby-1","privilege":{"1":1,"2":0},"stream_id_list":null}`)
-	arena := verify(`{"room_id":"arena_9","privilege":{"1":1,"2":1},"stream_id_list":["s1","s2"]}`)
-	oneLetter := verify(`{"room_id":"r","privilege":{"1":1,"2":1},"stream_id_list":["x"]}`)
-	anyStream := verify(`{"room_id":"arena_9","privilege":{"1":1,"2":1},"stream_id_list":null}`)
-	other := zegoNew(t, ZegoConfig{AppID: zegoTestApp + 1, Secrets: []string{zegoTestSecret}})
-	notZego := &Identity{Provider: "twilio", Subject: "u-1", Claims: arena.Claims}
-	tests := []struct {
-		name   string
-		v      *Zego
-		id     *Identity
-		req    ZegoRequirement
-		reason string // "" = allowed
-	}{
-		{"nothing asked of an identity token", v, identity, ZegoRequirement{}, ""},
-		{"room asked of an identity token", v, identity, ZegoRequirement{Room: "lobby-1"}, "wrong room"},
-		{"publish asked of an identity token", v, identity, ZegoRequirement{Publish: true}, "publish not allowed"},
-		{"right room", v, lobby, ZegoRequirement{Room: "lobby-1"}, ""},
-		{"wrong room", v, lobby, ZegoRequirement{Room: "lobby-2"}, "wrong room"},
-		{"room prefix", v, lobby, ZegoRequirement{Room: "lobby"}, "wrong room"},
-		{"publish denied", v, lobby, ZegoRequirement{Room: "lobby-1", Publish: true}, "publish not allowed"},
-		{"stream without publish", v, lobby, ZegoRequirement{Stream: "s1"}, "publish not allowed"},
-		{"publish granted", v, arena, ZegoRequirement{Room: "arena_9", Publish: true}, ""},
-		{"listed stream", v, arena, ZegoRequirement{Room: "arena_9", Stream: "s2"}, ""},
-		{"unlisted stream", v, arena, ZegoRequirement{Stream: "s3"}, "stream not allowed"},
-		{"stream list joined form", v, arena, ZegoRequirement{Stream: "s1,s2"}, "stream not allowed"},
-		{"stream prefix", v, arena, ZegoRequirement{Stream: "s"}, "stream not allowed"},
-		{"one-letter stream", v, oneLetter, ZegoRequirement{Stream: "x"}, ""},
-		{"other one-letter stream", v, oneLetter, ZegoRequirement{Stream: "y"}, "stream not allowed"},
-		{"any stream when list is null", v, anyStream, ZegoRequirement{Stream: "whatever"}, ""},
-		{"room checked before stream", v, arena, ZegoRequirement{Room: "x", Stream: "s1"}, "wrong room"},
-		{"nil identity", v, nil, ZegoRequirement{}, "not a zego identity"},
-		{"other provider", v, notZego, ZegoRequirement{}, "not a zego identity"},
-		{"other app", other, arena, ZegoRequirement{}, "wrong app id"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.v.Require(tt.id, tt.req)
-			if tt.reason == "" {
-				if err != nil {
-					t.Fatalf("Require: %v", err)
-				}
-				return
-			}
-			if !errors.Is(err, ErrForbidden) || Reason(err) != tt.reason {
-				t.Fatalf("Require: %v, want ErrForbidden %q", err, tt.reason)
-			}
-		})
+		zegoWantInvalid(t, err, "bad signature")
 	}
 }
 
@@ -791,14 +726,12 @@ func TestZegoVerifyAllocs(t *testing.T) {
 			continue
 		}
 		n := testing.AllocsPerRun(100, func() { _, _ = v.Verify(context.Background(), f.Token) })
-		// One buffer, the subject, the claims slice, the room and the
-		// joined stream list; nothing per secret or per CBC block.
-		want := 3.0
+		// A regression guard: the strict check and encoding/json cost
+		// about 22 allocations for a plaintext, 20 more for a privilege
+		// payload; nothing per secret or per CBC block.
+		want := 25.0
 		if f.Payload != "" {
-			want = 4
-			if strings.Contains(f.Payload, "s1") {
-				want = 5
-			}
+			want = 50
 		}
 		if n > want {
 			t.Errorf("%s: %v allocations per Verify, want at most %v", f.ID, n, want)
