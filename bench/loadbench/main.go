@@ -465,7 +465,7 @@ func (r *runner) run(ctx context.Context) error {
 		{id: "E", name: "gameauth seayoo + issuer twilio", path: "/tokens/twilio"},
 		{id: "F", name: "static_response, size of D", path: "/tokens/zego", static: "D"},
 		{id: "G", name: "static_response, size of E", path: "/tokens/twilio", static: "E"},
-		{id: "I", name: "gameauth seayoo, claim_headers id + r_p", path: "/api/ping", wantBody: upstreamBody},
+		{id: "I", name: "gameauth seayoo, claim_headers all + r_p", path: "/api/ping", wantBody: upstreamBody},
 		{id: "J", name: "gameauth (claim_headers id) + issuer zego", path: "/tokens/zego"},
 		{id: "K", name: "gameauth (claim_headers id) + issuer twilio", path: "/tokens/twilio"},
 	}
@@ -524,7 +524,7 @@ func (r *runner) run(ctx context.Context) error {
 		}
 	}
 	// B, C and I pass the verified user to the upstream (and A does not);
-	// I passes nothing else.
+	// I (claim_headers all) passes every claim as well.
 	for _, id := range []string{"A", "B", "C", "I"} {
 		got, err := upstreamHeaders(ctx, hc, byID[id], r.token)
 		if err != nil {
@@ -533,8 +533,8 @@ func (r *runner) run(ctx context.Context) error {
 		if want := map[string]string{"A": "", "B": seayooUser, "C": seayooUser, "I": seayooUser}[id]; got["X-Auth-User-Id"] != want {
 			return fmt.Errorf("%s: upstream got X-Auth-User-Id %q, want %q", id, got["X-Auth-User-Id"], want)
 		}
-		if id == "I" && len(got) != 1 {
-			return fmt.Errorf("I: upstream got %v, want X-Auth-User-Id alone", got)
+		if id == "I" && len(got) < 9 {
+			return fmt.Errorf("I: upstream got %v, want every claim", got)
 		}
 		if id == "B" {
 			identity = got
@@ -799,6 +799,11 @@ func caddyConfig(admin, upstream, verifier string, scen []*scenario, statics map
 		gameauthIDOnly[k] = v
 	}
 	gameauthIDOnly["claim_headers"] = []string{"id"}
+	gameauthAll := obj{}
+	for k, v := range gameauth {
+		gameauthAll[k] = v
+	}
+	gameauthAll["claim_headers"] = []string{"all"}
 	proxy := obj{"handler": "reverse_proxy", "upstreams": []any{obj{"dial": upstream}}}
 	// What the Caddyfile's forward_auth expands to (caddy adapt of
 	// "forward_auth <verifier> { uri /verify; copy_headers X-Auth-User-Id }").
@@ -853,7 +858,7 @@ func caddyConfig(admin, upstream, verifier string, scen []*scenario, statics map
 		case "B":
 			handle = []any{gameauth, proxy}
 		case "I":
-			handle = []any{gameauthIDOnly, proxy}
+			handle = []any{gameauthAll, proxy}
 		case "C":
 			handle = []any{forwardAuth, proxy}
 		case "D":
