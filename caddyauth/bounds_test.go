@@ -137,7 +137,7 @@ func TestConfigBounds(t *testing.T) {
 		{name: "cache_size at the bound and off", config: zego("cache_size 1000000") + "\n" + seayoo("cache_size off")},
 
 		// Secrets.
-		{name: "twilio 1-byte api_key_secret", config: twilio("api_key_sid " + twKey + "\napi_key_secret x"), want: []string{"twilio: api_key_secret is too short: want at least 16 characters"}},
+		{name: "twilio 1-byte api_key_secret", config: twilio("api_key_sid " + twKey + "\napi_key_secret x"), want: []string{"twilio: api_key_secret is too short: want at least 16 bytes"}},
 		{name: "twilio 15-byte api_key_secret", config: twilio("api_key_sid " + twKey + "\napi_key_secret " + shortTwilio), want: []string{"twilio: api_key_secret is too short"}, hidden: shortTwilio},
 		{name: "twilio short key line secret", config: twilio(twilioKey + "key " + twKey2 + " " + shortTwilio), want: []string{"twilio: key #1 secret is too short"}, hidden: shortTwilio},
 		{name: "twilio issuer 1-byte api_key_secret", config: twilioIssuer("x", ""), want: []string{"twilio issuer: api_key_secret is too short"}},
@@ -148,7 +148,7 @@ func TestConfigBounds(t *testing.T) {
 		{name: "twilio issuer bad api_key_sid", config: issue("twilio {\naccount_sid " + twAccount + "\napi_key_sid SK123\napi_key_secret " + twSecret + "\n}"), want: []string{"twilio issuer: api_key_sid must be"}},
 		{name: "seayoo 1-byte secret", config: verify("seayoo {\nsecret x\ngame_id xcom\n}"), want: []string{`seayoo: secret must start with "sk_"`}},
 		{name: "seayoo secret without sk_", config: verify("seayoo {\nsecret " + noPrefix + "\ngame_id xcom\n}"), want: []string{`seayoo: secret must start with "sk_"`}, hidden: noPrefix},
-		{name: "seayoo sk_ and 5 bytes", config: verify("seayoo {\nsecret " + shortSeayoo + "\ngame_id xcom\n}"), want: []string{`seayoo: secret is too short: want "sk_" and at least 6 more characters`}, hidden: shortSeayoo},
+		{name: "seayoo sk_ and 5 bytes", config: verify("seayoo {\nsecret " + shortSeayoo + "\ngame_id xcom\n}"), want: []string{`seayoo: secret is too short: want "sk_" and at least 6 more bytes`}, hidden: shortSeayoo},
 		{name: "seayoo short second secret", config: seayoo("secrets " + lowestSeayoo + " " + shortSeayoo), want: []string{"seayoo: secrets #2 is too short"}, hidden: shortSeayoo},
 		{name: "seayoo sk_ and 6 bytes", config: verify("seayoo {\nsecret " + lowestSeayoo + "\ngame_id xcom\n}")},
 		{name: "seayoo repeated secret", config: seayoo("secrets sk_secret"), want: []string{"seayoo: secrets #1 repeats secret"}},

@@ -44,7 +44,7 @@ func (c *tokenCache) build(name string, v verifiers.Verifier) error {
 	}
 	cached, err := verifiers.NewCached(v, verifiers.CacheConfig{Size: size})
 	if err != nil {
-		return renamed(name, err)
+		return optionError(name, err, map[string]string{"Size": "cache_size"}, nil)
 	}
 	c.verify = cached
 	return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/gameauth/caddy-gameauth/internal/cloudbasekey"
 	"github.com/gameauth/caddy-gameauth/issuers"
 	"github.com/gameauth/caddy-gameauth/verifiers"
 )
@@ -156,7 +157,10 @@ func (c *CloudBaseVerifier) Provision(caddy.Context) error {
 	}
 	c.v, err = verifiers.NewCloudBase(verifiers.CloudBaseConfig{EnvID: envID, Keys: keys, Leeway: td(c.Leeway)})
 	if err != nil {
-		return renamed("cloudbase", err, "EnvID", "env_id")
+		return optionError("cloudbase", err, map[string]string{
+			"EnvID": "env_id", "Leeway": "leeway", "Keys": "credentials_file or public_key",
+			"Keys.ID": "key id", "Keys.PublicKey": "public_key",
+		}, nil)
 	}
 	return c.build("cloudbase", c.v)
 }
@@ -241,6 +245,9 @@ func (c *CloudBaseIssuer) Provision(caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkCloudBaseCredentials(c.CredentialsFile, data, envID); err != nil {
+		return err
+	}
 	c.iss, err = issuers.NewCloudBase(issuers.CloudBaseConfig{
 		CredentialsJSON: data,
 		EnvID:           envID,
@@ -248,8 +255,28 @@ func (c *CloudBaseIssuer) Provision(caddy.Context) error {
 		Expire:          td(c.Expire),
 	})
 	if err != nil {
-		return renamed("cloudbase issuer", fmt.Errorf("credentials_file %s: %w", c.CredentialsFile, err),
-			"cloudbase: ", "", "CredentialsJSON: ", "", "EnvID", "env_id")
+		return optionError("cloudbase issuer", err, nil, nil)
+	}
+	return nil
+}
+
+// checkCloudBaseCredentials checks the credentials file and env_id of the
+// issuer before its library does, so that errors name the options.
+func checkCloudBaseCredentials(file string, data []byte, envID string) error {
+	const mod = "cloudbase issuer"
+	if err := cloudbasekey.CheckID(envID); err != nil {
+		return fmt.Errorf("%s: env_id %v", mod, err)
+	}
+	cred, err := cloudbasekey.ParseCredentials(data)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: credentials_file %s: %v", mod, file, err)
+	case cred.KeyID == "":
+		return fmt.Errorf("%s: credentials_file %s has no private_key_id", mod, file)
+	case cred.EnvID == "":
+		return fmt.Errorf("%s: credentials_file %s has no env_id; download the newest custom-login private key from the CloudBase console", mod, file)
+	case cred.EnvID != envID:
+		return fmt.Errorf("%s: credentials_file %s is for another environment than env_id %s: the private key belongs to another environment", mod, file, envID)
 	}
 	return nil
 }

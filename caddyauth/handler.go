@@ -170,16 +170,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return h.refuse(w, r, repl, errMissingToken, "", "")
 	case tokenMalformed:
-		return h.refuse(w, r, repl, verifiers.Invalid("malformed token"), "", "")
+		return h.refuse(w, r, repl, verifiers.Invalid(verifiers.ReasonMalformedToken), "", "")
 	}
 	if len(token) > verifiers.MaxTokenLength {
-		return h.refuse(w, r, repl, verifiers.Invalid("token too long"), "", "")
+		return h.refuse(w, r, repl, verifiers.Invalid(verifiers.ReasonTokenTooLong), "", "")
 	}
 
 	start := time.Now()
 	id, vi, err := h.verify(r.Context(), token)
 	if err == nil && (id.Subject == "" || !validHeaderValue(id.Subject) || !validHeaderValue(id.Provider)) {
-		err = verifiers.Invalid("unusable subject")
+		err = verifiers.Invalid(verifiers.ReasonBadClaim)
 	}
 	if err == nil {
 		err = h.rules.check(vi, r, &id, repl)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -164,8 +165,11 @@ func (o served) refused(t *testing.T, status int, reason string) {
 	if got := placeholder(o.repl, ErrorPlaceholder); got != reason {
 		t.Errorf("{%s} %q, want %q", ErrorPlaceholder, got, reason)
 	}
-	if got := verifiers.Reason(o.err); got != reason {
-		t.Errorf("error reason %q, want %q", got, reason)
+	if got := describe(o.err); got != reason {
+		t.Errorf("error description %q, want %q", got, reason)
+	}
+	if got := verifiers.Reason(o.err); !slices.Contains(verifiers.Reasons(), got) {
+		t.Errorf("error reason %q is not one of verifiers.Reasons", got)
 	}
 	if o.rec.Code != http.StatusOK || o.rec.Body.Len() != 0 {
 		t.Errorf("the handler wrote a response (%d, %q): handle_errors writes it", o.rec.Code, o.rec.Body)
@@ -178,7 +182,7 @@ func (o served) refused(t *testing.T, status int, reason string) {
 // TestDecisionTable: which answer counts, and how each is answered.
 func TestDecisionTable(t *testing.T) {
 	long := strings.Repeat("a", verifiers.MaxTokenLength+1)
-	unavailable := verifiers.Unavailable("leancloud unavailable", 0)
+	unavailable := verifiers.Unavailable(verifiers.ReasonUpstreamUnreachable, 0)
 	for _, c := range []struct {
 		name   string
 		cfg    Handler
@@ -206,13 +210,13 @@ func TestDecisionTable(t *testing.T) {
 			auth: `Bearer error="insufficient_scope", error_description="wrong room"`, calls: []int{1, 0}},
 		{name: "unavailable ends the search, Retry-After 1",
 			vs:  []*fakeVerifier{refuses(verifiers.Invalid("malformed token")), refuses(unavailable), accepts("third", "carol")},
-			req: get("/", bearer("t")...), status: 503, reason: "leancloud unavailable", retry: "1", calls: []int{1, 1, 0}},
+			req: get("/", bearer("t")...), status: 503, reason: verifiers.ReasonUpstreamUnreachable, retry: "1", calls: []int{1, 1, 0}},
 		{name: "Retry-After from the error, rounded up to whole seconds",
-			vs:  []*fakeVerifier{refuses(verifiers.Unavailable("too many in flight", 1500*time.Millisecond))},
-			req: get("/", bearer("t")...), status: 503, reason: "too many in flight", retry: "2", calls: []int{1}},
+			vs:  []*fakeVerifier{refuses(verifiers.Unavailable(verifiers.ReasonTooManyCalls, 1500*time.Millisecond))},
+			req: get("/", bearer("t")...), status: 503, reason: verifiers.ReasonTooManyCalls, retry: "2", calls: []int{1}},
 		{name: "bad gateway: 502 without Retry-After",
-			vs:  []*fakeVerifier{refuses(&verifiers.Error{Kind: verifiers.ErrBadGateway, Reason: "leancloud rejected our credentials"}), accepts("second", "bob")},
-			req: get("/", bearer("t")...), status: 502, reason: "leancloud rejected our credentials", calls: []int{1, 0}},
+			vs:  []*fakeVerifier{refuses(&verifiers.Error{Kind: verifiers.ErrBadGateway, Reason: verifiers.ReasonUpstreamRejected}), accepts("second", "bob")},
+			req: get("/", bearer("t")...), status: 502, reason: verifiers.ReasonUpstreamRejected, calls: []int{1, 0}},
 		{name: "an error of no known kind: 500",
 			vs:  []*fakeVerifier{refuses(errors.New("boom"))},
 			req: get("/", bearer("t")...), status: 500, reason: "internal error", calls: []int{1}},
@@ -244,10 +248,10 @@ func TestDecisionTable(t *testing.T) {
 			auth: `Bearer realm="game api", error="invalid_token", error_description="token expired"`, calls: []int{1}},
 		{name: "a subject with a control character is unusable",
 			vs:  []*fakeVerifier{accepts("first", "a\nX-Auth-User-Id: admin")},
-			req: get("/", bearer("t")...), status: 401, reason: "unusable subject", calls: []int{1}},
+			req: get("/", bearer("t")...), status: 401, reason: "bad claim", calls: []int{1}},
 		{name: "an empty subject is unusable",
 			vs:  []*fakeVerifier{accepts("first", "")},
-			req: get("/", bearer("t")...), status: 401, reason: "unusable subject", calls: []int{1}},
+			req: get("/", bearer("t")...), status: 401, reason: "bad claim", calls: []int{1}},
 		{name: "a require rule fails: 403 naming it",
 			cfg: Handler{Require: []ClaimRule{{Claim: "age", Op: ">=", Value: "18"}}},
 			vs:  []*fakeVerifier{accepts("first", "alice", "age", "16")},
@@ -348,7 +352,7 @@ func TestDecisionOptionalRefusesRequirements(t *testing.T) {
 	}
 	room := accepts("zego", "a")
 	room.opts = []string{"room", "stream", "publish"}
-	room.rs = []rule{claimEquals("room_id", "{http.request.uri.path.1}", "no room in request", "wrong room")}
+	room.rs = []rule{claimEquals("room_id", "{http.request.uri.path.1}", verifiers.ReasonNoRoomInRequest, verifiers.ReasonWrongRoom)}
 	_, err = tryTestHandler(t, &Handler{Optional: true}, accepts("first", "a"), room)
 	if err == nil || !strings.Contains(err.Error(), "optional cannot be combined with the room, stream or publish requirement of second") {
 		t.Errorf("optional + a verifier's room: %v", err)
@@ -641,7 +645,7 @@ func TestDecisionRequirements(t *testing.T) {
 
 	// A template that provably does not read the path is checked on any path.
 	v := accepts("zego", "z-1", "room_id", "arena-7")
-	v.rs = []rule{claimEquals("room_id", "{http.request.header.X-Room}", "no room in request", "wrong room")}
+	v.rs = []rule{claimEquals("room_id", "{http.request.header.X-Room}", verifiers.ReasonNoRoomInRequest, verifiers.ReasonWrongRoom)}
 	h = newTestHandler(t, &Handler{}, v)
 	serve(h, get("/a%2F..%2Fb", append(bearer("t"), "X-Room", "arena-7")...)).passed(t, "zego", "z-1")
 	serve(h, get("/a%2F..%2Fb", bearer("t")...)).refused(t, 403, "no room in request")

@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/gameauth/caddy-gameauth/internal/check"
 )
 
 // maxClaimHeaders bounds the names of claim_headers.
@@ -148,7 +150,7 @@ func (h *Handler) Validate() error {
 		return fmt.Errorf("gameauth: claim_headers: at most %d names", maxClaimHeaders)
 	}
 	for i, c := range h.ClaimHeaders {
-		if c != "id" && c != "provider" && c != "all" && (reservedClaim(c) || !validClaimName(c)) {
+		if c != "id" && c != "provider" && c != "all" && (reservedClaim(c) || !check.ClaimName(c)) {
 			return fmt.Errorf("gameauth: claim_headers: %q is not all, id, provider or a claim name (lower case, digits and _)", c)
 		}
 		if slices.Contains(h.ClaimHeaders[:i], c) {

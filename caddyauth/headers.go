@@ -100,21 +100,6 @@ func headerCase(claim string) string {
 	return sb.String()
 }
 
-// validClaimName reports whether a claim may become a header and a
-// placeholder: 1 to 64 bytes of [a-z0-9_].
-func validClaimName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
 // validHeaderValue reports whether v can be sent as a header value as is:
 // no control characters other than tab (no CR, LF or NUL: no injection).
 func validHeaderValue(v string) bool {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/gameauth/caddy-gameauth/internal/check"
 	"github.com/gameauth/caddy-gameauth/verifiers"
 )
 
@@ -71,7 +72,7 @@ func (h *Handler) uninject(hdr http.Header, id *verifiers.Identity) {
 }
 
 func usableClaim(c verifiers.Claim) bool {
-	return c.Value != "" && !reservedClaim(c.Name) && validClaimName(c.Name) && validHeaderValue(c.Value)
+	return c.Value != "" && !reservedClaim(c.Name) && check.ClaimName(c.Name) && validHeaderValue(c.Value)
 }
 
 // reservedClaim reports claim names that would collide with the subject or

@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/gameauth/caddy-gameauth/internal/check"
 	"github.com/gameauth/caddy-gameauth/issuers"
 )
 
@@ -195,7 +196,7 @@ func (h *IssuerHandler) fromValues(tr *tokenRequest, raw string) error {
 // unknownField names the field when it is a plain identifier, so the
 // message never echoes arbitrary client input.
 func unknownField(k string) error {
-	if len(k) <= 32 && validClaimName(k) {
+	if len(k) <= 32 && check.ClaimName(k) {
 		return problem("unknown request field %q (want room_id, stream_ids or publish)", k)
 	}
 	return problem("unknown request field (want room_id, stream_ids or publish)")

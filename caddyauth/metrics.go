@@ -13,7 +13,8 @@ import (
 // metrics are the gameauth collectors in Caddy's metrics registry (shown
 // at the admin /metrics endpoint). No label carries a user id or a token:
 // provider and issuer names come from the module names, reasons from the
-// fixed set of verifier reasons and configured rules.
+// fixed list verifiers.Reasons (a require rule counts as
+// verifiers.ReasonClaimRuleFailed, whatever rule it is).
 type metrics struct {
 	verifications *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
@@ -105,6 +106,25 @@ func outcome(err error) string {
 	return "unavailable"
 }
 
+// reasonLabels is the set of reason label values: verifiers.Reasons.
+var reasonLabels = func() map[string]bool {
+	m := make(map[string]bool)
+	for _, r := range verifiers.Reasons() {
+		m[r] = true
+	}
+	return m
+}()
+
+// reasonLabel is the reason label of a refusal: its fixed reason, never a
+// rule's description, and ReasonInternal for anything outside the list,
+// so that the label's values are verifiers.Reasons and nothing else.
+func reasonLabel(err error) string {
+	if r := verifiers.Reason(err); reasonLabels[r] {
+		return r
+	}
+	return verifiers.ReasonInternal
+}
+
 // refused records a refused request.
 func (m *metrics) refused(provider string, err error) {
 	if m == nil {
@@ -113,7 +133,7 @@ func (m *metrics) refused(provider string, err error) {
 	if provider == "" {
 		provider = "none"
 	}
-	m.verifications.WithLabelValues(provider, outcome(err), verifiers.Reason(err)).Inc()
+	m.verifications.WithLabelValues(provider, outcome(err), reasonLabel(err)).Inc()
 }
 
 func (m *metrics) issue(issuer, outcome string) {

@@ -11,7 +11,7 @@ import (
 
 // errAmbiguousPath refuses a request whose path could name another room than
 // the one a requirement template reads from it.
-var errAmbiguousPath = verifiers.Forbidden("ambiguous request path")
+var errAmbiguousPath = verifiers.Forbidden(verifiers.ReasonAmbiguousPath)
 
 // plainPath reports whether the request path reads the same to Caddy's
 // placeholders and matchers (which see the decoded, and for path_regexp the

@@ -1,8 +1,6 @@
 package caddyauth
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"strconv"
@@ -12,18 +10,20 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/gameauth/caddy-gameauth/internal/tokenhash"
 	"github.com/gameauth/caddy-gameauth/verifiers"
 )
 
 // errMissingToken is the error of a request that carries no token at all.
-var errMissingToken = &verifiers.Error{Kind: verifiers.ErrInvalidToken, Reason: "missing token"}
+var errMissingToken = &verifiers.Error{Kind: verifiers.ErrInvalidToken, Reason: verifiers.ReasonMissingToken}
 
-// refuse answers a request that may not pass: the reason goes in the
-// {http.auth.gameauth.error} placeholder, the status and challenge follow
-// the error's kind, and the error is returned for handle_errors. The
-// request is not passed on.
+// refuse answers a request that may not pass: the error's description
+// (describe) goes in the {http.auth.gameauth.error} placeholder and the
+// challenge, its fixed reason in the metrics, the status and challenge
+// follow the error's kind, and the error is returned for handle_errors.
+// The request is not passed on.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, err error, token, provider string) error {
-	reason := verifiers.Reason(err)
+	reason := describe(err)
 	repl.Set(ErrorPlaceholder, reason)
 	h.metrics.refused(provider, err)
 	status := statusOf(err)
@@ -55,6 +55,17 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, repl *caddy.Rep
 	return caddyhttp.Error(status, err)
 }
 
+// describe is what a refusal says to the client and to handle_errors: its
+// reason (one of verifiers.Reasons), or for a require line the reason and
+// the rule ("claim rule failed: age >= 18").
+func describe(err error) string {
+	var rr *ruleRefusal
+	if errors.As(err, &rr) {
+		return rr.desc
+	}
+	return verifiers.Reason(err)
+}
+
 // statusOf maps an error of the verifiers or the engine to its status.
 func statusOf(err error) int {
 	switch {
@@ -71,7 +82,8 @@ func statusOf(err error) int {
 }
 
 // challenge builds an RFC 6750 §3 WWW-Authenticate value. reason comes
-// from the fixed set of verifier reasons, which hold no quote or backslash.
+// from describe: a fixed reason, or a rule's description already made
+// quote-safe.
 func (h *Handler) challenge(code, reason string) string {
 	v := "Bearer"
 	sep := " "
@@ -107,6 +119,5 @@ func tokenField(token string) zap.Field {
 	if token == "" {
 		return zap.Skip()
 	}
-	sum := sha256.Sum256([]byte(token))
-	return zap.String("token_sha256", hex.EncodeToString(sum[:6]))
+	return zap.String("token_sha256", tokenhash.Short(token))
 }

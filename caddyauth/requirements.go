@@ -65,28 +65,51 @@ type rule struct {
 	static bool     // num is set
 	// allowUnknown lets an absent claim, or one that is "" or "0", pass.
 	allowUnknown bool
-	// fail is the refusal when the claim fails the test; need, when the
-	// request gives no value to compare with (nil: the rule fails).
-	fail, need *verifiers.Error
+	// fail is the refusal when the claim fails the test (a
+	// *verifiers.Error, or a *ruleRefusal for a require line); need, when
+	// the request gives no value to compare with (nil: the rule fails).
+	fail error
+	need *verifiers.Error
 }
+
+// ruleRefusal is the refusal of a require line. Its reason, the metric
+// label, is the fixed verifiers.ReasonClaimRuleFailed; its description,
+// for {http.auth.gameauth.error} and the challenge, names the rule:
+// "claim rule failed: age >= 18".
+type ruleRefusal struct {
+	err  *verifiers.Error
+	desc string
+}
+
+func newRuleRefusal(desc string) *ruleRefusal {
+	return &ruleRefusal{err: verifiers.Forbidden(verifiers.ReasonClaimRuleFailed), desc: desc}
+}
+
+func (e *ruleRefusal) Error() string { return e.err.Kind.Error() + ": " + e.desc }
+
+// Unwrap returns the *verifiers.Error, so verifiers.Reason and errors.Is
+// see the fixed reason and the kind.
+func (e *ruleRefusal) Unwrap() error { return e.err }
 
 // claimEquals is the rule of a room option: the claim must equal the
 // template's value. need is the reason when the template evaluates to
-// nothing ("no room in request"); reason, when the claim is absent or
-// differs ("wrong room").
+// nothing (verifiers.ReasonNoRoomInRequest); reason, when the claim is
+// absent or differs (verifiers.ReasonWrongRoom).
 func claimEquals(claim, template, need, reason string) rule {
-	return newRule(claim, testEqual, []string{template}, need, reason)
+	return newRule(claim, testEqual, []string{template}, need, verifiers.Forbidden(reason))
 }
 
 // claimListHas is the rule of a stream option: the claim, a comma-separated
 // list, must hold the template's value; a token without the claim holds
 // every value.
 func claimListHas(claim, template, need, reason string) rule {
-	return newRule(claim, testInList, []string{template}, need, reason)
+	return newRule(claim, testInList, []string{template}, need, verifiers.Forbidden(reason))
 }
 
-func newRule(claim string, test ruleTest, values []string, need, reason string) rule {
-	ru := rule{claim: claim, test: test, values: values, fail: verifiers.Forbidden(reason)}
+// newRule builds a rule that refuses with fail, and with the reason need
+// (when not "") if the request gives no value to compare with.
+func newRule(claim string, test ruleTest, values []string, need string, fail error) rule {
+	ru := rule{claim: claim, test: test, values: values, fail: fail}
 	if need != "" {
 		ru.need = verifiers.Forbidden(need)
 	}
@@ -248,9 +271,9 @@ func newRequirements(vs []TokenVerifier, require []rule) requirements {
 
 // check returns nil if the identity verifier vi accepted meets every rule
 // of the route, or the refusal. A route whose rules read the path is first
-// refused on a path that is not plain ("ambiguous request path"); then a
-// rule whose value the request does not give refuses ("no room in
-// request"); then the first rule the claims fail.
+// refused on a path that is not plain (verifiers.ReasonAmbiguousPath); then
+// a rule whose value the request does not give refuses
+// (verifiers.ReasonNoRoomInRequest); then the first rule the claims fail.
 func (e *requirements) check(vi int, r *http.Request, id *verifiers.Identity, repl *caddy.Replacer) error {
 	set := &e.sets[vi]
 	if len(set.rules) == 0 {

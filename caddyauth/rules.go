@@ -6,6 +6,9 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/gameauth/caddy-gameauth/internal/check"
+	"github.com/gameauth/caddy-gameauth/verifiers"
 )
 
 // ClaimRule is a require line: a requirement the verified identity must
@@ -30,30 +33,36 @@ type ClaimRule struct {
 	AllowUnknown bool `json:"allow_unknown,omitempty"`
 }
 
+// refusal is the rule's refusal: reason verifiers.ReasonClaimRuleFailed,
+// described as that reason, the claim and test ("age >= 18"). The
+// description goes in a quoted error_description: only the characters RFC
+// 6750 allows there.
+func (c *ClaimRule) refusal(test string) *ruleRefusal {
+	return newRuleRefusal(quoteSafe(verifiers.ReasonClaimRuleFailed + ": " + c.Claim + " " + test))
+}
+
 // compile checks the rule and turns it into a rule of the engine, whose
 // reason names it: "claim rule failed: age >= 18".
 func (c *ClaimRule) compile() (rule, error) {
 	if c.Claim == "" {
 		return rule{}, fmt.Errorf("require: a claim name is required")
 	}
-	if c.Claim != "id" && c.Claim != "provider" && !validClaimName(c.Claim) {
+	if c.Claim != "id" && c.Claim != "provider" && !check.ClaimName(c.Claim) {
 		return rule{}, fmt.Errorf("require: %q is not a claim name", c.Claim)
 	}
-	// The reason goes in a quoted error_description: only the characters
-	// RFC 6750 allows there.
 	var ru rule
 	switch {
 	case len(c.OneOf) > 0 && c.Op != "":
 		return rule{}, fmt.Errorf("require %s: give values or a comparison, not both", c.Claim)
 	case len(c.OneOf) > 0:
-		ru = newRule(c.Claim, testOneOf, c.OneOf, "", quoteSafe("claim rule failed: "+c.Claim+" one of "+strings.Join(c.OneOf, " ")))
+		ru = newRule(c.Claim, testOneOf, c.OneOf, "", c.refusal("one of "+strings.Join(c.OneOf, " ")))
 	case c.Op != "":
 		switch c.Op {
 		case ">=", ">", "<=", "<", "==", "!=":
 		default:
 			return rule{}, fmt.Errorf("require %s: unknown operator %q (want >=, >, <=, <, == or !=)", c.Claim, c.Op)
 		}
-		ru = newRule(c.Claim, testCompare, []string{c.Value}, "", quoteSafe("claim rule failed: "+c.Claim+" "+c.Op+" "+c.Value))
+		ru = newRule(c.Claim, testCompare, []string{c.Value}, "", c.refusal(c.Op+" "+c.Value))
 		ru.op = c.Op
 		if !strings.Contains(c.Value, "{") {
 			n, err := strconv.ParseInt(c.Value, 10, 64)

@@ -3,11 +3,11 @@ package caddyauth
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/gameauth/caddy-gameauth/internal/check"
 	"github.com/gameauth/caddy-gameauth/issuers"
 	"github.com/gameauth/caddy-gameauth/verifiers"
 )
@@ -54,7 +54,8 @@ func (s *SeayooVerifier) Provision(ctx caddy.Context) error {
 		return err
 	}
 	repl := caddy.NewReplacer()
-	secrets, err := resolveKeySecrets(repl, "seayoo", secretOptions(s.Secret, s.Secrets), seayooSecretProblem)
+	secretOpts := secretOptions(s.Secret, s.Secrets)
+	secrets, err := resolveKeySecrets(repl, "seayoo", secretOpts, check.SeayooSecret)
 	if err != nil {
 		return err
 	}
@@ -73,27 +74,11 @@ func (s *SeayooVerifier) Provision(ctx caddy.Context) error {
 		Leeway:  td(s.Leeway),
 	})
 	if err != nil {
-		return renamed("seayoo", err, "GameID", "game_id", "Issuer", "issuer")
+		return optionError("seayoo", err, map[string]string{
+			"GameID": "game_id", "Issuer": "issuer", "Leeway": "leeway", "Secrets": "secret",
+		}, secretOpts)
 	}
 	return s.build("seayoo", s.v)
-}
-
-// seayooMinSecret is the shortest Seayoo secret key: "sk_" and 6 more
-// characters (the documentation's example key, sk_secret, has 6).
-const seayooMinSecret = len("sk_") + 6
-
-// seayooSecretProblem says what is wrong with a Seayoo secret key, in
-// words that never include it, or "".
-func seayooSecretProblem(s string) string {
-	switch {
-	case !strings.HasPrefix(s, "sk_"):
-		return `must start with "sk_", as Seayoo secret keys do`
-	case len(s) < seayooMinSecret:
-		return `is too short: want "sk_" and at least 6 more characters, so that it cannot be guessed`
-	case hasSpaceOrControl(s):
-		return "must not contain spaces or control characters (a trailing newline from a file?)"
-	}
-	return ""
 }
 
 // tokenKind declares Seayoo-shaped identity tokens to the gameauth-token

@@ -2,10 +2,13 @@ package caddyauth
 
 import (
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/gameauth/caddy-gameauth/internal/check"
 )
 
 // resolveSecret evaluates the global placeholders ({env.NAME}, {file./path})
@@ -72,10 +75,10 @@ func secretOptions(one string, more []string) []namedValue {
 }
 
 // resolveKeySecrets resolves the secrets of module (placeholders), refuses
-// none, more than maxKeys, one that check finds a problem with, and a
-// repeated one. check returns the problem in words that never include the
-// secret, or "".
-func resolveKeySecrets(repl *caddy.Replacer, module string, vals []namedValue, check func(string) string) ([]string, error) {
+// none, more than maxKeys, one that problemOf finds a problem with, and a
+// repeated one. problemOf returns the problem in words that never include
+// the secret, or "" (check.SeayooSecret, ...).
+func resolveKeySecrets(repl *caddy.Replacer, module string, vals []namedValue, problemOf func(string) string) ([]string, error) {
 	if len(vals) == 0 {
 		return nil, fmt.Errorf("%s: secret is required", module)
 	}
@@ -88,7 +91,7 @@ func resolveKeySecrets(repl *caddy.Replacer, module string, vals []namedValue, c
 		if err != nil {
 			return nil, err
 		}
-		if problem := check(s); problem != "" {
+		if problem := problemOf(s); problem != "" {
 			return nil, fmt.Errorf("%s: %s %s", module, v.name, problem)
 		}
 		for j := range i {
@@ -101,27 +104,28 @@ func resolveKeySecrets(repl *caddy.Replacer, module string, vals []namedValue, c
 	return out, nil
 }
 
-// hasSpaceOrControl reports whether s has a space or a control character:
-// in a secret, usually a newline read from a file.
-func hasSpaceOrControl(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] == 0x7f {
-			return true
-		}
+// optionError reports a library's configuration error in the module's
+// words without reading its text: a *check.FieldError is named by the
+// option that holds the field. options maps the library's field
+// (FieldError.Field) to the option as the Caddyfile and JSON spell it; an
+// element of a list is named by items when given (as secretOptions names
+// them), else by the option and its position. The modules check their
+// options before calling a library, so that its other errors, which may
+// name Go fields, are not expected here.
+func optionError(module string, err error, options map[string]string, items []namedValue) error {
+	var fe *check.FieldError
+	if !errors.As(err, &fe) {
+		return fmt.Errorf("%s: %w", module, err)
 	}
-	return false
-}
-
-// renamed puts "module: " before a library error, with the library's Go
-// field names replaced by the option names (pairs of old, new; longer
-// names first), for the errors the module does not check itself first.
-func renamed(module string, err error, pairs ...string) error {
-	msg := err.Error()
-	if len(pairs) > 0 {
-		msg = strings.NewReplacer(pairs...).Replace(msg)
+	name, ok := options[fe.Field]
+	switch {
+	case fe.List && fe.Index >= 0 && fe.Index < len(items):
+		name, ok = items[fe.Index].name, true
+	case fe.List && ok:
+		name = fmt.Sprintf("%s #%d", name, fe.Index+1)
 	}
-	if lib, _, ok := strings.Cut(msg, ":"); ok && strings.Fields(module)[0] == lib {
-		msg = strings.TrimSpace(msg[len(lib)+1:])
+	if !ok {
+		return fmt.Errorf("%s: %w", module, err)
 	}
-	return fmt.Errorf("%s: %s", module, msg)
+	return fmt.Errorf("%s: %s %s", module, name, fe.Problem)
 }

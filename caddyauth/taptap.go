@@ -84,6 +84,12 @@ func (t *TapTapVerifier) provisionWithClient(ctx caddy.Context, client *http.Cli
 	if err != nil {
 		return err
 	}
+	switch {
+	case tok != "" && master != "":
+		return fmt.Errorf("taptap: set only one of client_token and server_secret")
+	case tok == "" && master == "":
+		return fmt.Errorf("taptap: one of client_token and server_secret is required")
+	}
 	cfg := verifiers.TapTapConfig{
 		Server:       server,
 		ClientID:     id,
@@ -99,7 +105,7 @@ func (t *TapTapVerifier) provisionWithClient(ctx caddy.Context, client *http.Cli
 	if client != nil {
 		// A caller's client (tests) is not shared.
 		if t.v, err = verifiers.NewTapTap(cfg); err != nil {
-			return renamed("taptap", err, tapFieldNames...)
+			return optionError("taptap", err, tapOptions, nil)
 		}
 	} else {
 		// The verifier, and so its cache, is shared by every config that
@@ -114,7 +120,7 @@ func (t *TapTapVerifier) provisionWithClient(ctx caddy.Context, client *http.Cli
 			return tapShared{v}, nil
 		})
 		if err != nil {
-			return renamed("taptap", err, tapFieldNames...)
+			return optionError("taptap", err, tapOptions, nil)
 		}
 		t.v = val.(tapShared).TapTap
 	}
@@ -138,9 +144,13 @@ const (
 	tapMaxInFlight = 1024
 )
 
-// tapFieldNames maps the library's field names to the options, for the
-// errors the module does not check itself first (longer names first).
-var tapFieldNames = []string{"ServerSecret", "server_secret", "ClientToken", "client_token", "ClientID", "client_id", "Server", "server"}
+// tapOptions maps the library's fields to the options, for the errors
+// the module does not check itself first.
+var tapOptions = map[string]string{
+	"Server": "server", "ClientID": "client_id", "ClientToken": "client_token", "ServerSecret": "server_secret",
+	"Timeout": "timeout", "CacheTTL": "cache_ttl", "NegativeTTL": "negative_ttl", "CacheSize": "cache_size",
+	"MaxInFlight": "max_in_flight",
+}
 
 // checkBounds refuses a duration, size or count option out of its bounds,
 // naming the option.

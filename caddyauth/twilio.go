@@ -3,12 +3,12 @@ package caddyauth
 import (
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/gameauth/caddy-gameauth/internal/check"
 	"github.com/gameauth/caddy-gameauth/issuers"
 	"github.com/gameauth/caddy-gameauth/verifiers"
 )
@@ -70,7 +70,7 @@ func (t *TwilioVerifier) Provision(caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	if !twilioSID(account, "AC") {
+	if !check.TwilioSID(account, "AC") {
 		return fmt.Errorf(`twilio: account_sid must be "AC" followed by 32 lower-case hex digits`)
 	}
 	keys, err := t.resolveKeys(repl)
@@ -79,7 +79,10 @@ func (t *TwilioVerifier) Provision(caddy.Context) error {
 	}
 	t.v, err = verifiers.NewTwilio(verifiers.TwilioConfig{AccountSID: account, Keys: keys, Leeway: td(t.Leeway)})
 	if err != nil {
-		return renamed("twilio", err)
+		return optionError("twilio", err, map[string]string{
+			"AccountSID": "account_sid", "Leeway": "leeway", "Keys": "api_key_sid",
+			"Keys.SID": "key sid", "Keys.Secret": "key secret",
+		}, nil)
 	}
 	return t.build("twilio", t.v)
 }
@@ -110,10 +113,10 @@ func (t *TwilioVerifier) resolveKeys(repl *caddy.Replacer) ([]verifiers.TwilioKe
 			secretField{k.secret.name, k.secret.raw, &key.Secret, true}); err != nil {
 			return nil, err
 		}
-		if !twilioSID(key.SID, "SK") {
+		if !check.TwilioSID(key.SID, "SK") {
 			return nil, fmt.Errorf(`twilio: %s must be "SK" followed by 32 lower-case hex digits`, k.sid.name)
 		}
-		if problem := twilioSecretProblem(key.Secret); problem != "" {
+		if problem := check.TwilioSecret(key.Secret); problem != "" {
 			return nil, fmt.Errorf("twilio: %s %s", k.secret.name, problem)
 		}
 		for j := range i {
@@ -126,36 +129,6 @@ func (t *TwilioVerifier) resolveKeys(repl *caddy.Replacer) ([]verifiers.TwilioKe
 	return keys, nil
 }
 
-// twilioMinSecret is the shortest API key secret accepted; Twilio's have
-// 32 characters.
-const twilioMinSecret = 16
-
-// twilioSecretProblem says what is wrong with a Twilio API key secret, in
-// words that never include it, or "".
-func twilioSecretProblem(s string) string {
-	switch {
-	case len(s) < twilioMinSecret:
-		return "is too short: want at least 16 characters (Twilio's API key secrets have 32), so that it cannot be guessed"
-	case hasSpaceOrControl(s):
-		return "must not contain spaces or control characters (a trailing newline from a file?)"
-	}
-	return ""
-}
-
-// twilioSID reports whether s is prefix followed by 32 lower-case hex
-// digits, the form of Twilio's account and API key SIDs.
-func twilioSID(s, prefix string) bool {
-	if len(s) != len(prefix)+32 || !strings.HasPrefix(s, prefix) {
-		return false
-	}
-	for _, c := range s[len(prefix):] {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // requirementOptions names the route requirements a twilio block takes.
 func (*TwilioVerifier) requirementOptions() []string { return []string{"room"} }
 
@@ -166,7 +139,7 @@ func (t *TwilioVerifier) rules() []rule {
 	if t.Room == "" {
 		return nil
 	}
-	return []rule{claimEquals("room", t.Room, "no room in request", "wrong room")}
+	return []rule{claimEquals("room", t.Room, verifiers.ReasonNoRoomInRequest, verifiers.ReasonWrongRoom)}
 }
 
 // UnmarshalCaddyfile sets up the verifier from Caddyfile tokens. Syntax:
@@ -245,7 +218,7 @@ func (t *TwilioIssuer) Provision(caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkTwilioIssuer(account, sid, secret, t.TTL); err != nil {
+	if err := checkTwilioIssuer(account, sid, secret, region, t.TTL); err != nil {
 		return err
 	}
 	t.iss, err = issuers.NewTwilio(issuers.TwilioConfig{
@@ -256,22 +229,26 @@ func (t *TwilioIssuer) Provision(caddy.Context) error {
 		DefaultTTL:   td(t.TTL),
 	})
 	if err != nil {
-		return renamed("twilio issuer", err, "Region", "region")
+		return optionError("twilio issuer", err, map[string]string{
+			"AccountSID": "account_sid", "APIKeySID": "api_key_sid", "APIKeySecret": "api_key_secret",
+		}, nil)
 	}
 	return nil
 }
 
 // checkTwilioIssuer checks the options of the Twilio issuer that its
 // library would refuse with Go field names, and the bounds of ttl.
-func checkTwilioIssuer(account, sid, secret string, ttl caddy.Duration) error {
+func checkTwilioIssuer(account, sid, secret, region string, ttl caddy.Duration) error {
 	const mod = "twilio issuer"
 	switch {
-	case !twilioSID(account, "AC"):
+	case !check.TwilioSID(account, "AC"):
 		return fmt.Errorf(`%s: account_sid must be "AC" followed by 32 lower-case hex digits`, mod)
-	case !twilioSID(sid, "SK"):
+	case !check.TwilioSID(sid, "SK"):
 		return fmt.Errorf(`%s: api_key_sid must be "SK" followed by 32 lower-case hex digits`, mod)
+	case region != "" && !check.TwilioRegion(region):
+		return fmt.Errorf("%s: region must be 1 to %d lower-case letters and digits", mod, check.TwilioMaxRegion)
 	}
-	if problem := twilioSecretProblem(secret); problem != "" {
+	if problem := check.TwilioSecret(secret); problem != "" {
 		return fmt.Errorf("%s: api_key_secret %s", mod, problem)
 	}
 	if err := checkDuration(mod, "ttl", ttl, maxIssuedTTL, "Twilio refuses tokens that live longer"); err != nil {

@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/gameauth/caddy-gameauth/internal/check"
 	"github.com/gameauth/caddy-gameauth/issuers"
 	"github.com/gameauth/caddy-gameauth/verifiers"
 )
@@ -62,24 +62,16 @@ func (z *ZegoVerifier) Provision(caddy.Context) error {
 	if err := checkDuration("zego", "leeway", z.Leeway, maxLeeway, whyLeeway); err != nil {
 		return err
 	}
-	secrets, err := resolveKeySecrets(caddy.NewReplacer(), "zego", secretOptions(z.Secret, z.Secrets), zegoSecretProblem)
+	secretOpts := secretOptions(z.Secret, z.Secrets)
+	secrets, err := resolveKeySecrets(caddy.NewReplacer(), "zego", secretOpts, check.ZegoSecret)
 	if err != nil {
 		return err
 	}
 	z.v, err = verifiers.NewZego(verifiers.ZegoConfig{AppID: z.AppID, Secrets: secrets, Leeway: td(z.Leeway)})
 	if err != nil {
-		return renamed("zego", err)
+		return optionError("zego", err, map[string]string{"AppID": "app_id", "Leeway": "leeway", "Secrets": "secret"}, secretOpts)
 	}
 	return z.build("zego", z.v)
-}
-
-// zegoSecretProblem says what is wrong with a ZEGO ServerSecret, in words
-// that never include it, or "".
-func zegoSecretProblem(s string) string {
-	if len(s) != 32 || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r > '~' }) {
-		return "must be exactly 32 printable ASCII characters, the server secret from the ZEGO console (check for a trailing newline)"
-	}
-	return ""
 }
 
 // requirementOptions names the route requirements a zego block takes.
@@ -93,14 +85,14 @@ func (*ZegoVerifier) requirementOptions() []string {
 func (z *ZegoVerifier) rules() []rule {
 	var rs []rule
 	if z.Room != "" {
-		rs = append(rs, claimEquals("room_id", z.Room, "no room in request", "wrong room"))
+		rs = append(rs, claimEquals("room_id", z.Room, verifiers.ReasonNoRoomInRequest, verifiers.ReasonWrongRoom))
 	}
 	if z.Publish || z.Stream != "" {
 		// Publishing a stream needs the publish privilege.
-		rs = append(rs, claimEquals("publish", "1", "", "publish not allowed"))
+		rs = append(rs, claimEquals("publish", "1", "", verifiers.ReasonPublishNotAllowed))
 	}
 	if z.Stream != "" {
-		rs = append(rs, claimListHas("stream_ids", z.Stream, "no stream in request", "stream not allowed"))
+		rs = append(rs, claimListHas("stream_ids", z.Stream, verifiers.ReasonNoStreamInRequest, verifiers.ReasonStreamNotAllowed))
 	}
 	return rs
 }
@@ -213,7 +205,7 @@ func (z *ZegoIssuer) Provision(caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	if problem := zegoSecretProblem(secret); problem != "" {
+	if problem := check.ZegoSecret(secret); problem != "" {
 		return fmt.Errorf("zego issuer: secret %s", problem)
 	}
 	mode, ok := zegoMode(z.Mode)
@@ -228,7 +220,7 @@ func (z *ZegoIssuer) Provision(caddy.Context) error {
 		MaxTTL:     maxTTL,
 	})
 	if err != nil {
-		return renamed("zego issuer", err)
+		return optionError("zego issuer", err, map[string]string{"AppID": "app_id", "Secret": "secret"}, nil)
 	}
 	return nil
 }

@@ -79,7 +79,7 @@ func NewTwilio(cfg TwilioConfig) (*Twilio, error) {
 	if p := check.TwilioSecret(cfg.APIKeySecret); p != "" {
 		return nil, check.Field("twilio", "APIKeySecret", p)
 	}
-	if cfg.Region != "" && !twilioRegion(cfg.Region) {
+	if cfg.Region != "" && !check.TwilioRegion(cfg.Region) {
 		return nil, fmt.Errorf("twilio: Region must be 1 to %d lower-case letters and digits", twilioMaxRegionLength)
 	}
 	t := &Twilio{
@@ -214,18 +214,4 @@ func twilioAppendString(dst []byte, s string) []byte {
 		}
 	}
 	return append(dst, '"')
-}
-
-// twilioRegion reports whether s is 1 to 16 lower-case ASCII letters and digits.
-func twilioRegion(s string) bool {
-	if s == "" || len(s) > twilioMaxRegionLength {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'z') {
-			return false
-		}
-	}
-	return true
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gameauth/caddy-gameauth/internal/check"
 	"github.com/gameauth/caddy-gameauth/internal/jsonstr"
 )
 
@@ -21,9 +22,6 @@ import (
 // ZegoUser.userID, loginRoom's roomID and startPublishingStream's
 // streamID).
 const (
-	// zegoSecretLen is the length of a ServerSecret; its 32 ASCII bytes
-	// are the AES-256 key.
-	zegoSecretLen = 32
 	// zegoMaxUserID, zegoMaxRoomID and zegoMaxStreamID are ZEGO's
 	// documented limits, in bytes.
 	zegoMaxUserID   = 64
@@ -113,8 +111,8 @@ func NewZego(cfg ZegoConfig) (*Zego, error) {
 	if cfg.AppID == 0 {
 		return nil, errors.New("zego: AppID is required")
 	}
-	if len(cfg.Secret) != zegoSecretLen || strings.ContainsFunc(cfg.Secret, func(r rune) bool { return r <= ' ' || r > '~' }) {
-		return nil, errors.New("zego: Secret must be exactly 32 printable ASCII characters, the ServerSecret from the ZEGO console (check for a trailing newline)")
+	if msg := check.ZegoSecret(cfg.Secret); msg != "" {
+		return nil, errors.New("zego: Secret " + msg)
 	}
 	if cfg.Mode != ZegoGCM && cfg.Mode != ZegoCBC {
 		return nil, errors.New("zego: Mode must be ZegoGCM or ZegoCBC")

@@ -16,9 +16,6 @@ import (
 
 // ZEGO Token04 limits (spec/tokens.md §1 and ZEGO's SDK documentation).
 const (
-	// zegoSecretLen is the length of a ZEGO ServerSecret. Its 32 ASCII
-	// bytes are the AES-256 key, as is; they are not hex-decoded.
-	zegoSecretLen = 32
 	// zegoMaxSecrets bounds ZegoConfig.Secrets: a forged token costs one
 	// decryption per secret.
 	zegoMaxSecrets = 8
@@ -108,8 +105,8 @@ func NewZego(cfg ZegoConfig) (*Zego, error) {
 		clock:    clockOrNow(cfg.Clock),
 	}
 	for i, s := range cfg.Secrets {
-		if len(s) != zegoSecretLen || !check.PrintableASCII(s) {
-			return nil, check.Item("zego", "Secrets", i, "must be exactly 32 printable ASCII characters, the ServerSecret from the ZEGO console (check for a trailing newline)")
+		if msg := check.ZegoSecret(s); msg != "" {
+			return nil, check.Item("zego", "Secrets", i, msg)
 		}
 		for j := range i {
 			if subtle.ConstantTimeCompare([]byte(cfg.Secrets[j]), []byte(s)) == 1 {

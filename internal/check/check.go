@@ -206,3 +206,32 @@ func PrintableASCII(s string) bool {
 	}
 	return true
 }
+
+// TwilioMaxRegion bounds the length of a Twilio region ("twr" header).
+const TwilioMaxRegion = 16
+
+// TwilioRegion reports whether s is a Twilio region as an Access Token's
+// "twr" header carries it: 1 to TwilioMaxRegion lower-case ASCII letters
+// and digits.
+func TwilioRegion(s string) bool {
+	if s == "" || len(s) > TwilioMaxRegion {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// ZegoSecretLen is the length of a ZEGO ServerSecret.
+const ZegoSecretLen = 32
+
+// ZegoSecret returns what is wrong with a ZEGO ServerSecret, or "".
+func ZegoSecret(s string) string {
+	if len(s) != ZegoSecretLen || !PrintableASCII(s) {
+		return "must be exactly 32 printable ASCII characters, the server secret from the ZEGO console (check for a trailing newline)"
+	}
+	return ""
+}

@@ -69,6 +69,12 @@ func TestRules(t *testing.T) {
 	if !CleanText("玩家 😀 \"q\"") || !CleanText("") {
 		t.Error("CleanText refuses clean text")
 	}
+	if !TwilioRegion("ie1") || TwilioRegion("") || TwilioRegion("IE1") || TwilioRegion("us-east") || TwilioRegion(strings.Repeat("a", 17)) {
+		t.Error("TwilioRegion")
+	}
+	if ZegoSecret(strings.Repeat("a", 32)) != "" || ZegoSecret(strings.Repeat("a", 31)) == "" || ZegoSecret(strings.Repeat("a", 31)+"\n") == "" {
+		t.Error("ZegoSecret")
+	}
 	if !PrintableASCII("abc~!") || PrintableASCII("") || PrintableASCII("a b") || PrintableASCII("é") {
 		t.Error("PrintableASCII")
 	}
