@@ -1,6 +1,7 @@
 package caddyauth_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -40,6 +41,21 @@ func verify(v string) string {
 func issue(iss string) string {
 	return "\troute {\n\t\tgameauth {\n\t\t\tseayoo {\n\t\t\t\tsecret sk_secret\n\t\t\t\tgame_id xcom\n\t\t\t}\n\t\t}\n" +
 		"\t\tgameauth_issuer " + iss + "\n\t}"
+}
+
+// handlerWith is a gameauth handler with a Seayoo verifier and the given
+// lines of its own.
+func handlerWith(lines string) string {
+	return verify("seayoo {\nsecret sk_secret\ngame_id xcom\n}\n" + lines)
+}
+
+// repeatLines is n lines of format, each given its index.
+func repeatLines(format string, n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, format+"\n", i)
+	}
+	return b.String()
 }
 
 func TestConfigBounds(t *testing.T) {
@@ -161,6 +177,28 @@ func TestConfigBounds(t *testing.T) {
 		{name: "zego issuer 31-byte secret", config: issue("zego {\napp_id 1\nsecret " + shortZego + "\n}"), want: []string{"zego issuer: secret must be exactly 32"}, hidden: shortZego},
 		{name: "cloudbase nine keys", config: cloudbase(manyCredentials), want: []string{"cloudbase: 9 keys (credentials_file and public_key together) exceed the maximum of 8"}},
 		{name: "cloudbase repeated key", config: cloudbase("credentials_file " + cbFile), want: []string{"cloudbase: the key id of credentials_file " + cbFile + " repeats"}},
+
+		// The handler's own lists and strings.
+		{name: "33 header lines", config: handlerWith(repeatLines("header X-H%d {http.auth.user.id}", 33)), want: []string{"gameauth: header: at most 32 lines, got 33"}},
+		{name: "32 header lines", config: handlerWith(repeatLines("header X-H%d {http.auth.user.id}", 32))},
+		{name: "65 require lines", config: handlerWith(repeatLines("require age >= %d", 65)), want: []string{"gameauth: require: at most 64 lines, got 65"}},
+		{name: "17 token sources", config: handlerWith(repeatLines("from_query t%d", 17)), want: []string{"gameauth: from_*: at most 16 token sources, got 17"}},
+		{name: "257-byte realm", config: handlerWith("realm " + strings.Repeat("r", 257)), want: []string{"gameauth: realm: at most 256 bytes, got 257"}},
+		{name: "65-byte header_prefix", config: handlerWith("header_prefix X-" + strings.Repeat("a", 62) + "-"), want: []string{"gameauth: header_prefix: at most 64 bytes, got 65"}},
+
+		// Issue 14: configs that let a request choose an identity or pass a requirement.
+		{name: "optional with require", config: handlerWith("optional\nrequire age >= 18"), want: []string{"gameauth: optional cannot be combined with require"}},
+		{name: "optional with a zego room", config: verify("zego {\napp_id 1\nsecret " + zegoSecret + "\nroom {http.request.uri.path.1}\n}\noptional"),
+			want: []string{"gameauth: optional cannot be combined with the room", "requirement of zego"}},
+		{name: "header line from a request header", config: handlerWith("header X-Player {http.request.header.X-User}"),
+			want: []string{"gameauth: header X-Player: the value may only use {http.auth.user.*} and {env.*} placeholders, not {http.request.header.X-User}"}},
+		{name: "issuer user from a request header", config: zegoIssuer("user {http.request.header.X-User}"),
+			want: []string{"gameauth_issuer: user may only use {http.auth.user.*} placeholders, not {http.request.header.X-User}"}},
+		{name: "allow_publish on an issuer without publish", config: twilioIssuer(twSecret, "allow_publish"),
+			want: []string{"gameauth_issuer: allow_publish is set but this issuer has no publish privilege"}},
+		{name: "allow_streams with a * inside", config: zegoIssuer("allow_streams a*b"),
+			want: []string{`gameauth_issuer: allow_streams "a*b": want a template, optionally ending in *`}},
+		{name: "65 rooms", config: zegoIssuer("rooms " + strings.Join(strings.Fields(repeatLines("r%d", 65)), " ")), want: []string{"gameauth_issuer: rooms and allow_streams take at most 64 entries each"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,14 +18,7 @@ import (
 // Other tokens (close, keep-alive, Upgrade, any other header) are kept as
 // sent.
 func (s *headerStripper) stripConnection(h http.Header) {
-	for _, v := range h["Connection"] {
-		for tok := range strings.SplitSeq(v, ",") {
-			if s.matches(textproto.TrimString(tok)) {
-				s.stripList(h, "Connection")
-				return
-			}
-		}
-	}
+	s.stripList(h, "Connection")
 }
 
 // guardTrailers keeps identity fields out of the request's trailers.
@@ -39,9 +32,7 @@ func (s *headerStripper) guardTrailers(r *http.Request) {
 	if r.Trailer != nil {
 		s.strip(r.Trailer)
 	}
-	if _, ok := r.Header["Trailer"]; ok {
-		s.stripList(r.Header, "Trailer")
-	}
+	s.stripList(r.Header, "Trailer")
 	if r.Body == nil || r.Body == http.NoBody || (r.Trailer == nil && r.ContentLength >= 0) {
 		// A body of known length over HTTP/1.1 has no trailers, and with
 		// none declared neither net/http's HTTP/2 server nor the proxy
@@ -52,8 +43,12 @@ func (s *headerStripper) guardTrailers(r *http.Request) {
 }
 
 // stripList removes the tokens that name identity headers from a
-// comma-separated header (Trailer), deleting it when none is left.
+// comma-separated header (Connection, Trailer), deleting it when none is
+// left.
 func (s *headerStripper) stripList(h http.Header, key string) {
+	if !s.listNames(h[key]) {
+		return // the common case: nothing to strip, nothing rewritten
+	}
 	var kept []string
 	for _, v := range h[key] {
 		for tok := range strings.SplitSeq(v, ",") {
@@ -83,4 +78,17 @@ func (g *trailerGuard) Read(p []byte) (int, error) {
 		g.s.strip(g.r.Trailer)
 	}
 	return n, err
+}
+
+// listNames reports whether a comma-separated header names an identity
+// header.
+func (s *headerStripper) listNames(vals []string) bool {
+	for _, v := range vals {
+		for tok := range strings.SplitSeq(v, ",") {
+			if s.matches(textproto.TrimString(tok)) {
+				return true
+			}
+		}
+	}
+	return false
 }

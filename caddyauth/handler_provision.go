@@ -10,9 +10,6 @@ import (
 	"github.com/gameauth/caddy-gameauth/internal/check"
 )
 
-// maxClaimHeaders bounds the names of claim_headers.
-const maxClaimHeaders = 64
-
 // Provision loads the verifiers and precomputes header names and the
 // requirement engine. It makes no network calls.
 func (h *Handler) Provision(ctx caddy.Context) error {
@@ -146,8 +143,8 @@ func (h *Handler) Validate() error {
 	if err := h.validateOptional(); err != nil {
 		return err
 	}
-	if len(h.ClaimHeaders) > maxClaimHeaders {
-		return fmt.Errorf("gameauth: claim_headers: at most %d names", maxClaimHeaders)
+	if err := h.validateCounts(); err != nil {
+		return err
 	}
 	for i, c := range h.ClaimHeaders {
 		if c != "id" && c != "provider" && c != "all" && (reservedClaim(c) || !check.ClaimName(c)) {
@@ -163,6 +160,39 @@ func (h *Handler) Validate() error {
 		}
 		if h.stripper.matches(s.Name) {
 			return fmt.Errorf("gameauth: token source %s is an identity header (it starts with header_prefix %q or is set by a header line) and would be stripped before it is read", s, h.HeaderPrefix)
+		}
+	}
+	return nil
+}
+
+// Bounds of the handler's lists and strings: no legitimate config comes
+// near them, and each is work or header bytes on every request.
+const (
+	maxClaimHeaders = 64  // claim_headers names
+	maxHeaderLines  = 32  // header lines
+	maxSources      = 16  // from_* lines
+	maxRequire      = 64  // require lines
+	maxPrefixLen    = 64  // header_prefix bytes
+	maxRealmLen     = 256 // realm bytes
+)
+
+// validateCounts refuses lists and strings beyond their bounds, naming the
+// Caddyfile option.
+func (h *Handler) validateCounts() error {
+	for _, c := range []struct {
+		option string
+		n, max int
+		unit   string
+	}{
+		{"claim_headers", len(h.ClaimHeaders), maxClaimHeaders, "names"},
+		{"header", len(h.Headers), maxHeaderLines, "lines"},
+		{"from_*", len(h.Sources), maxSources, "token sources"},
+		{"require", len(h.Require), maxRequire, "lines"},
+		{"header_prefix", len(h.HeaderPrefix), maxPrefixLen, "bytes"},
+		{"realm", len(h.Realm), maxRealmLen, "bytes"},
+	} {
+		if c.n > c.max {
+			return fmt.Errorf("gameauth: %s: at most %d %s, got %d", c.option, c.max, c.unit, c.n)
 		}
 	}
 	return nil

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gameauth/caddy-gameauth/internal/jsonstr"
 	"github.com/gameauth/caddy-gameauth/issuers"
+	"github.com/gameauth/caddy-gameauth/verifiers"
 )
 
 func init() {
@@ -231,7 +232,7 @@ func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cadd
 		// A rooms or allow_streams template reads the path, which Caddy's
 		// matchers read cleaned: "/tok/private/..%2Fpublic-7" matches
 		// /tok/public-* while {http.request.uri.path.1} reads "private".
-		return h.badRequest(w, repl, denied(errAmbiguousPath.Error()))
+		return h.badRequest(w, repl, denied(verifiers.ReasonAmbiguousPath))
 	}
 	if req.RoomID, err = h.room(repl, tr); err != nil {
 		return h.badRequest(w, repl, err)
