@@ -245,6 +245,7 @@ type SyncStats struct {
 	Records  int      // records applied
 	Corrupt  []string // keys refused this sync as corrupt or hostile; not read again
 	Overflow int      // records refused because MaxEntries keys are held
+	Changes  int      // change records in storage, not yet compacted
 }
 
 // ErrIncomplete is returned when objects kept disappearing under a sync
@@ -298,6 +299,7 @@ func (r *Replica) syncLocked(ctx context.Context) (changes, manifests []string, 
 			delete(r.parts, k)
 		}
 	}
+	st.Changes = len(changes)
 	r.lastSync.Store(start.UnixNano())
 	return changes, manifests, st, nil
 }
