@@ -308,6 +308,11 @@ func (r *Replica) syncLocked(ctx context.Context) (changes, manifests []string, 
 // names are id+suffix.
 func (r *Replica) list(ctx context.Context, dir, suffix string) ([]string, error) {
 	names, err := r.st.List(ctx, dir, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Nothing was ever stored there (certmagic's FileStorage says so
+		// of a directory that does not exist): an empty list.
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("bans: listing %s: %w", dir, err)
 	}
