@@ -57,6 +57,9 @@ const (
 	ReasonBadClaim = "bad claim"
 	// ReasonSessionNotFound: LeanCloud does not know the TapTap session.
 	ReasonSessionNotFound = "session not found"
+	// ReasonTokenRevoked: the token was issued before a revocation of its
+	// player ("log out everywhere"); a token issued after it passes.
+	ReasonTokenRevoked = "token revoked"
 
 	// Refused with ErrForbidden (403).
 
@@ -77,6 +80,9 @@ const (
 	ReasonAmbiguousPath = "ambiguous request path"
 	// ReasonClaimRuleFailed: a require rule of the route failed.
 	ReasonClaimRuleFailed = "claim rule failed"
+	// ReasonBanned: the player is banned (Retry-After says when the ban
+	// ends, if it does).
+	ReasonBanned = "banned"
 
 	// Refused with ErrUnavailable (503) or ErrBadGateway (502).
 
@@ -97,6 +103,12 @@ const (
 	ReasonCancelled = "request cancelled"
 	// ReasonClosed: the verifier was retired by a config reload.
 	ReasonClosed = "verifier closed"
+	// ReasonBanListUnavailable: the ban list was never read from storage
+	// since Caddy started, or is older than the configured bound.
+	ReasonBanListUnavailable = "ban list unavailable"
+	// ReasonTooManyLiveSessions: the bound of live connections (WebSockets,
+	// event streams) tracked by the process is reached.
+	ReasonTooManyLiveSessions = "too many live sessions"
 
 	// ReasonInternal is what Reason says of an error that is not one of
 	// this package's.
@@ -109,10 +121,12 @@ var reasons = [...]string{
 	ReasonBadHeader, ReasonUnknownKey, ReasonBadSignature, ReasonMissingExp,
 	ReasonBadTimeClaim, ReasonTokenExpired, ReasonNotYetValid, ReasonWrongIssuer,
 	ReasonWrongAudience, ReasonWrongScope, ReasonMissingSubject, ReasonBadClaim, ReasonSessionNotFound,
+	ReasonTokenRevoked,
 	ReasonWrongRoom, ReasonPublishNotAllowed, ReasonStreamNotAllowed, ReasonNoRoomInRequest,
-	ReasonNoStreamInRequest, ReasonAmbiguousPath, ReasonClaimRuleFailed,
+	ReasonNoStreamInRequest, ReasonAmbiguousPath, ReasonClaimRuleFailed, ReasonBanned,
 	ReasonTooManyCalls, ReasonRateLimited, ReasonUpstreamTimeout, ReasonUpstreamUnreachable,
-	ReasonUpstreamError, ReasonUpstreamRejected, ReasonCancelled, ReasonClosed, ReasonInternal,
+	ReasonUpstreamError, ReasonUpstreamRejected, ReasonCancelled, ReasonClosed,
+	ReasonBanListUnavailable, ReasonTooManyLiveSessions, ReasonInternal,
 }
 
 // Reasons returns every refusal reason, in a fixed order: the possible
