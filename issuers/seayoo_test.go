@@ -114,7 +114,8 @@ func TestSeayooIssueReproducesDocExample(t *testing.T) {
 		Subject:  "91231223346130001",
 		Claims: []verifiers.Claim{{Name: "idp", Value: "seayoo"}, {Name: "external_id", Value: "1999"}, {Name: "external_name", Value: "**峰"},
 			{Name: "distro", Value: "android"}, {Name: "variant", Value: "hykb"}, {Name: "age", Value: "16"}, {Name: "device_id", Value: "e46aef3cfa571955"}},
-		Expires: time.Unix(seayooExp, 0).UTC(),
+		Expires:  time.Unix(seayooExp, 0).UTC(),
+		IssuedAt: time.Unix(seayooIat, 0).UTC(),
 	}
 	if !reflect.DeepEqual(id, want) {
 		t.Errorf("identity\n got %+v\nwant %+v", id, want)
@@ -180,7 +181,7 @@ func TestSeayooIssueRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Verify at +%ds: %v", at-now, err)
 				}
-				want := verifiers.Identity{Provider: "seayoo", Subject: tt.req.UserID, Claims: tt.claims, Expires: tok.ExpiresAt.UTC()}
+				want := verifiers.Identity{Provider: "seayoo", Subject: tt.req.UserID, Claims: tt.claims, Expires: tok.ExpiresAt.UTC(), IssuedAt: tok.IssuedAt.UTC()}
 				if !reflect.DeepEqual(id, want) {
 					t.Fatalf("identity\n got %+v\nwant %+v", id, want)
 				}

@@ -242,7 +242,8 @@ func (c *cloudBaseClaims) Validate() error {
 
 // Verify checks a ticket and returns the identity it speaks for: Subject
 // is the uid; Claims are env_id, key_id, refresh (ms) and expire (Unix ms),
-// each omitted when empty; Expires is the ticket's exp.
+// each omitted when empty; Expires is the ticket's exp and IssuedAt its
+// iat (required), both to the millisecond.
 //
 // The ticket is split on the first "/@@/"; the prefix must name a
 // configured key. The JWT then passes the gate of jwtgate.go (alg RS256,
@@ -283,6 +284,7 @@ func (v *CloudBase) Verify(_ context.Context, token string) (Identity, error) {
 		Subject:  c.UID,
 		Claims:   make([]Claim, 0, 4),
 		Expires:  time.UnixMilli(int64(c.Exp)),
+		IssuedAt: time.UnixMilli(int64(c.Iat)),
 	}
 	id.Claims = append(id.Claims,
 		Claim{Name: "env_id", Value: v.envID},

@@ -343,6 +343,9 @@ func TestCloudBaseVerifyClaimsOrderAndExpires(t *testing.T) {
 	if !id.Expires.Equal(time.UnixMilli(cbNowMs + 600000)) {
 		t.Errorf("Expires = %v, want exp in ms", id.Expires)
 	}
+	if !id.IssuedAt.Equal(cbNow) { // iat = cbNowMs, which ends in 123 ms
+		t.Errorf("IssuedAt = %v, want iat in ms", id.IssuedAt)
+	}
 }
 
 // TestCloudBaseVerifyAtEdges moves the clock instead of the ticket.
@@ -670,6 +673,10 @@ func TestCloudBaseSDKFixture(t *testing.T) {
 			}
 			if id.Subject != tk.UID || !id.Expires.Equal(now.Add(10*time.Minute)) {
 				t.Errorf("Verify: subject %q expires %v", id.Subject, id.Expires)
+			}
+			// The SDK's iat is its Date.now(), to the millisecond.
+			if !id.IssuedAt.Equal(now) || id.IssuedAt.UnixMilli() != f.NowMs {
+				t.Errorf("IssuedAt = %v, want %v", id.IssuedAt, now)
 			}
 			if r, _ := id.Claim("refresh"); r != tk.Refresh {
 				t.Errorf("refresh = %q, want %q", r, tk.Refresh)

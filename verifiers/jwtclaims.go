@@ -104,6 +104,14 @@ func (t unixTime) date() *jwt.NumericDate {
 	return &jwt.NumericDate{Time: time.Unix(t.sec, 0)}
 }
 
+// time is the claim as a time, the zero time when absent.
+func (t unixTime) time() time.Time {
+	if !t.set {
+		return time.Time{}
+	}
+	return time.Unix(t.sec, 0)
+}
+
 // wholeSeconds is a unixTime that must be an integer.
 type wholeSeconds struct{ unixTime }
 

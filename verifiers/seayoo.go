@@ -168,6 +168,8 @@ func (c *seayooClaims) Validate() error {
 // whose value is a string or a number (its JSON text), those with the
 // smallest names, sorted by name. weixin_session_key is never passed on.
 // Values that are not safe in a header (control characters) are omitted.
+// Expires is exp; IssuedAt is iat (a fraction truncated), the zero time
+// when the token has none.
 //
 // Every error is an *Error wrapping ErrInvalidToken. ctx is not used: the
 // check is local and takes microseconds.
@@ -207,6 +209,7 @@ func (v *Seayoo) Verify(_ context.Context, token string) (Identity, error) {
 		Subject:  c.Sub,
 		Claims:   claims,
 		Expires:  time.Unix(c.Exp.sec, 0).UTC(),
+		IssuedAt: c.Iat.time().UTC(),
 	}, nil
 }
 

@@ -270,7 +270,7 @@ func TestSeayooVectors(t *testing.T) {
 				if refErr != nil {
 					t.Errorf("golang-jwt reference refuses it: %v", refErr)
 				}
-				want := Identity{Provider: "seayoo", Subject: vec.Subject, Expires: time.Unix(vec.Expires, 0).UTC()}
+				want := Identity{Provider: "seayoo", Subject: vec.Subject, Expires: time.Unix(vec.Expires, 0).UTC(), IssuedAt: jwtPayloadIat(t, vec.Token)}
 				for _, c := range vec.Claims {
 					want.Claims = append(want.Claims, Claim{Name: c[0], Value: c[1]})
 				}
@@ -554,7 +554,7 @@ func TestSeayooAccept(t *testing.T) {
 			if err != nil {
 				t.Fatalf("golang-jwt reference refuses the token: %v", err)
 			}
-			want := Identity{Provider: "seayoo", Subject: seayooTestSub, Claims: tt.claims, Expires: ref.ExpiresAt.UTC()}
+			want := Identity{Provider: "seayoo", Subject: seayooTestSub, Claims: tt.claims, Expires: ref.ExpiresAt.UTC(), IssuedAt: jwtPayloadIat(t, tt.token)}
 			if !reflect.DeepEqual(id, want) {
 				t.Errorf("identity:\n got %+v\nwant %+v", id, want)
 			}
@@ -777,7 +777,7 @@ func TestSeayooJSONWebTokenInterop(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
-			want := Identity{Provider: "seayoo", Subject: seayooTestSub, Claims: tt.claims, Expires: time.Unix(tt.expires, 0).UTC()}
+			want := Identity{Provider: "seayoo", Subject: seayooTestSub, Claims: tt.claims, Expires: time.Unix(tt.expires, 0).UTC(), IssuedAt: jwtPayloadIat(t, res.Token)}
 			if !reflect.DeepEqual(id, want) {
 				t.Errorf("identity:\n got %+v\nwant %+v", id, want)
 			}

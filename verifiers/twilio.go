@@ -159,7 +159,8 @@ func twilioHeader(h *jwtHeader) (region string, e *Error) {
 // within year 9999, fractions truncated.
 //
 // Claims (empty ones omitted): "room" (grants.video.room), "api_key_sid"
-// (iss) and "region" (header twr). Expires is exp.
+// (iss) and "region" (header twr). Expires is exp; IssuedAt is iat, the
+// zero time when the token has none.
 func (v *Twilio) Verify(_ context.Context, token string) (Identity, error) {
 	h, e := v.gate.check(token, 32, nil)
 	if e != nil {
@@ -178,6 +179,7 @@ func (v *Twilio) Verify(_ context.Context, token string) (Identity, error) {
 		Subject:  c.Grants.Identity,
 		Claims:   make([]Claim, 0, 3),
 		Expires:  time.Unix(c.Exp.sec, 0),
+		IssuedAt: c.Iat.time(),
 	}
 	if room := c.Grants.Video.Room; room != "" {
 		id.Claims = append(id.Claims, Claim{Name: "room", Value: room})

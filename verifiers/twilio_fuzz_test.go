@@ -207,6 +207,7 @@ func twilioReferenceVerify(token string, now time.Time) (id Identity, sure bool,
 		Subject:  c.Grants.Identity,
 		Claims:   make([]Claim, 0, 3),
 		Expires:  c.ExpiresAt.Time,
+		IssuedAt: c.IssuedAt.Time, // the zero time when absent
 	}
 	if c.Grants.Video.Room != "" {
 		id.Claims = append(id.Claims, Claim{Name: "room", Value: c.Grants.Video.Room})

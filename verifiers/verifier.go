@@ -115,6 +115,22 @@ type Identity struct {
 	Claims []Claim
 	// Expires is when the token stops being valid; zero if unknown.
 	Expires time.Time
+	// IssuedAt is when the token was issued, as the token itself says it,
+	// to the precision it says it (Seayoo and Twilio: iat, seconds;
+	// CloudBase: iat, milliseconds; ZEGO: ctime, seconds). It is the zero
+	// time if the token does not say (Twilio's iat is optional, and so is
+	// Seayoo's); a token that says 0 gives the Unix epoch, not the zero
+	// time. It is the issuer's claim, checked only as far as each
+	// verifier's rules go: no verifier refuses a token for an iat in the
+	// past.
+	//
+	// TapTap session tokens carry no issue time: there it is the time at
+	// which the LeanCloud call that confirmed the session was sent (see
+	// TapTap), which a cache hit does not move.
+	//
+	// Revocations (package bans) compare it with their time: a token with
+	// a zero IssuedAt is older than any revocation.
+	IssuedAt time.Time
 }
 
 // Claim returns the value of the named claim and whether it is present.

@@ -63,7 +63,8 @@ type ZegoConfig struct {
 // the JSON it carries by internal/strictjson and encoding/json
 // (zego_token.go).
 //
-// Identity.Subject is the token's user_id, Identity.Expires its expire.
+// Identity.Subject is the token's user_id, Identity.Expires its expire,
+// Identity.IssuedAt its ctime (seconds, as the generators write them).
 // Claims, in this order and omitted when empty: app_id; for a privilege
 // token, room_id, login ("1" or "0", privilege "1"), publish ("1" or "0",
 // privilege "2") and stream_ids (the stream_id_list joined with commas;

@@ -186,7 +186,7 @@ func zegoRefCheck(v *Zego, plain []byte, prefix int64, gcm bool) (Identity, bool
 	case !v.clock().Before(time.Unix(expire, 0)):
 		return Identity{}, true, Invalid(ReasonTokenExpired)
 	}
-	id := Identity{Provider: "zego", Subject: user, Expires: time.Unix(expire, 0), Claims: []Claim{{"app_id", strconv.Itoa(zegoTestApp)}}}
+	id := Identity{Provider: "zego", Subject: user, Expires: time.Unix(expire, 0), IssuedAt: time.Unix(ctime, 0), Claims: []Claim{{"app_id", strconv.Itoa(zegoTestApp)}}}
 	if payload == "" {
 		return id, true, nil
 	}

@@ -246,6 +246,9 @@ func TestZegoOfficialFixtures(t *testing.T) {
 				if id.Provider != "zego" || id.Subject != f.UserID || !id.Expires.Equal(time.Unix(f.Expires, 0)) {
 					t.Fatalf("identity %+v, want subject %q expiring %d", id, f.UserID, f.Expires)
 				}
+				if !id.IssuedAt.Equal(time.Unix(f.Created, 0)) { // the ctime the generator wrote
+					t.Fatalf("IssuedAt %v, want %d", id.IssuedAt, f.Created)
+				}
 				if want := zegoWantClaims(t, f.AppID, f.Payload); !slices.Equal(id.Claims, want) {
 					t.Fatalf("claims %v, want %v", id.Claims, want)
 				}
@@ -296,7 +299,7 @@ func TestZegoIssuedTokens(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
-			if id.Subject != e.UserID || !id.Expires.Equal(time.Unix(e.ExpiresAt, 0)) {
+			if id.Subject != e.UserID || !id.Expires.Equal(time.Unix(e.ExpiresAt, 0)) || !id.IssuedAt.Equal(time.Unix(e.IssuedAt, 0)) {
 				t.Fatalf("identity %+v", id)
 			}
 			want := []Claim{{Name: "app_id", Value: strconv.FormatUint(uint64(e.AppID), 10)}}

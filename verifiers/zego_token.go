@@ -90,6 +90,7 @@ func (v *Zego) check(l *zegoLayout, c *zegoPlain) (Identity, error) {
 		Provider: "zego",
 		Subject:  user,
 		Expires:  expires,
+		IssuedAt: time.Unix(ctime, 0),
 		Claims:   make([]Claim, 1, 5),
 	}
 	id.Claims[0] = Claim{Name: "app_id", Value: v.appIDStr}
