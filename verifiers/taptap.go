@@ -70,6 +70,20 @@ type TapTapStats struct {
 // Identity.Expires is always zero: LeanCloud does not say when a session
 // ends, and a cached answer may be up to CacheTTL old.
 //
+// Session tokens carry no issue time either, and LeanCloud is the authority
+// on its sessions (a studio logs a player out by resetting the session
+// token there). So Identity.IssuedAt is the time, by Clock, at which the
+// LeanCloud call that confirmed the session was sent: LeanCloud answered
+// at or after it, so an answer that may predate a revocation always has an
+// IssuedAt before it. A cache hit returns the IssuedAt of the call that
+// filled the entry; it moves only when LeanCloud is asked again.
+//
+// A revocation at T of a TapTap identity therefore means "ask LeanCloud
+// again for any session confirmed before T": on a token whose IssuedAt is
+// before T, call Forget and Verify again. The new answer comes from a call
+// sent after Forget; if LeanCloud still knows the session its IssuedAt is
+// after T, and if the session was reset the token is refused.
+//
 // A TapTap is safe for concurrent use. It has no background goroutine: each
 // upstream call runs in a goroutine of its own (at most MaxInFlight), which
 // Close cancels and waits for. Close it when done.
@@ -105,7 +119,10 @@ type tapFlight struct {
 	id      Identity // set before done is closed
 	err     error
 	waiters int // guarded by TapTap.fmu
-	cancel  context.CancelFunc
+	// forgotten is set by Forget (guarded by TapTap.fmu): the flight
+	// is no longer joined and its answer is not cached.
+	forgotten bool
+	cancel    context.CancelFunc
 }
 
 // Verify asks LeanCloud (or the cache) whom the session token belongs to.
@@ -176,11 +193,12 @@ func (v *TapTap) Verify(ctx context.Context, token string) (Identity, error) {
 	}
 	v.fmu.Lock()
 	f.waiters--
-	abandon := f.waiters == 0 && v.flights[key] == f
-	if abandon {
+	if f.waiters == 0 && (v.flights[key] == f || f.forgotten) {
 		// Nobody waits any more: stop the call and free its slot. A later
 		// Verify of the same token starts afresh.
-		delete(v.flights, key)
+		if v.flights[key] == f {
+			delete(v.flights, key)
+		}
 		f.cancel()
 	}
 	v.fmu.Unlock()
@@ -192,25 +210,54 @@ func (v *TapTap) Verify(ctx context.Context, token string) (Identity, error) {
 	return Identity{}, Unavailable(ReasonCancelled, 0)
 }
 
-// fly makes one upstream call, caches a definite answer and wakes the waiters.
+// fly makes one upstream call, caches a definite answer (unless the flight
+// was forgotten) and wakes the waiters. A user's IssuedAt is the time the
+// call was sent.
 func (v *TapTap) fly(ctx context.Context, key tapKey, token string, f *tapFlight) {
 	defer v.wg.Done()
+	sent := v.now()
 	a := v.call(ctx, token)
 	f.cancel()
 	<-v.sem
-	if a.cacheable {
+	if a.err == nil {
+		a.id.IssuedAt = sent
+	}
+	v.fmu.Lock()
+	// Under fmu, so that Forget either sees the flight or the entry.
+	if a.cacheable && !f.forgotten {
 		ttl := v.posTTL
 		if a.kind == tapNegative {
 			ttl = v.negTTL
 		}
 		v.cache.put(&key, a.kind, a.id, v.now(), ttl)
 	}
-	v.fmu.Lock()
 	if v.flights[key] == f {
 		delete(v.flights, key)
 	}
 	f.id, f.err = a.id, a.err
 	close(f.done)
+	v.fmu.Unlock()
+}
+
+// Forget drops what the verifier remembers of token: its cached answer,
+// positive or negative, and the LeanCloud call for it in flight, if any
+// (whose callers still get its answer, but which no later Verify joins and
+// whose answer is not cached). The next Verify of token therefore sends a
+// new call, after Forget was called, and a positive answer gets a new
+// IssuedAt. Forget of a token the verifier holds nothing for, of a
+// malformed token, or after Close, does nothing. It neither logs nor keeps
+// the token; like the cache, it only uses its SHA-256.
+func (v *TapTap) Forget(token string) {
+	if tapCheckToken(token) != nil {
+		return // never cached
+	}
+	key := tokenhash.Sum(token)
+	v.fmu.Lock()
+	if f := v.flights[key]; f != nil {
+		f.forgotten = true
+		delete(v.flights, key)
+	}
+	v.cache.remove(&key)
 	v.fmu.Unlock()
 }
 

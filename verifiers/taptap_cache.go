@@ -167,6 +167,16 @@ func (c *tapCache) put(key *tapKey, kind int, id Identity, now time.Time, ttl ti
 	c.m[*key] = e
 }
 
+// remove drops the entry of key, if there is one.
+func (c *tapCache) remove(key *tapKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.m[*key]; e != nil { // c.m is nil once released
+		c.lists[e.kind].remove(e)
+		delete(c.m, *key)
+	}
+}
+
 // len returns the number of entries, live or not yet collected.
 func (c *tapCache) len() int {
 	c.mu.Lock()
