@@ -134,6 +134,7 @@ type Handler struct {
 	stripToken  bool
 	metrics     *metrics
 	logger      *zap.Logger
+	bans        *banState // the process's ban list and live sessions
 }
 
 // CaddyModule returns the Caddy module information.
@@ -182,6 +183,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		err = verifiers.Invalid(verifiers.ReasonBadClaim)
 	}
 	if err == nil {
+		err = h.admit(r.Context(), vi, token, &id)
+	}
+	if err == nil {
 		err = h.rules.check(vi, r, &id, repl)
 	}
 	if vi >= 0 {
@@ -198,7 +202,44 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.removeTokens(r)
 	}
 	h.inject(r, repl, &id)
+	// A WebSocket or event stream is tracked so that it ends when the
+	// token expires or the player is banned or revoked.
+	w, r, done, err := h.bans.live.track(w, r, sessionInfo{Provider: id.Provider, Subject: id.Subject,
+		IssuedAt: id.IssuedAt, Expires: id.Expires})
+	if err != nil {
+		clearIdentity(repl, r.Header)
+		return h.refuse(w, r, repl, err, token, h.providers[vi])
+	}
+	defer done()
 	return next.ServeHTTP(w, r)
+}
+
+// admit checks the verified identity against the ban list. A TapTap
+// session refused as revoked is asked about again once: its issue time is
+// when LeanCloud last confirmed it, so a revocation makes the proxy forget
+// what it cached and ask LeanCloud, the authority on its sessions.
+func (h *Handler) admit(ctx context.Context, vi int, token string, id *verifiers.Identity) error {
+	err := h.bans.admit(id)
+	if !errors.Is(err, errRevoked) {
+		return err
+	}
+	f, ok := h.verifiers[vi].(forgetter)
+	if !ok {
+		return err
+	}
+	f.Forget(token)
+	fresh, verr := h.verifiers[vi].Verify(ctx, token)
+	if verr != nil {
+		return verr
+	}
+	*id = fresh
+	return h.bans.admit(id)
+}
+
+// forgetter is implemented by verifiers whose tokens carry no issue time
+// and whose backing service can be asked again (TapTap).
+type forgetter interface {
+	Forget(token string)
 }
 
 // isPreflight reports whether r is a CORS preflight request.

@@ -41,6 +41,10 @@ func (h *Handler) provisionCommon(ctx caddy.Context) error {
 	if h.HeaderPrefix == "" {
 		h.HeaderPrefix = DefaultHeaderPrefix
 	}
+	var err error
+	if h.bans, err = bansOf(ctx); err != nil {
+		return err
+	}
 	h.sources = h.sources[:0]
 	if len(h.Sources) > 0 {
 		h.sources = append(h.sources, h.Sources...)

@@ -98,6 +98,7 @@ type IssuerHandler struct {
 	noUser   *sync.Once
 	// policyPath: a rooms or allow_streams template reads request data
 	// that may come from the path, so the path must be plain.
+	bans       *banState
 	policyPath bool // the warning of a request with no identity, once per config load
 }
 
@@ -127,7 +128,8 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("module %T is not a gameauth issuer", mod)
 	}
 	h.setIssuer(ctx, iss)
-	return nil
+	h.bans, err = bansOf(ctx)
+	return err
 }
 
 // setIssuer sets iss and everything derived from it and from User.
@@ -221,6 +223,15 @@ func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cadd
 		repl.Set(ErrorPlaceholder, "no verified identity")
 		h.metrics.issue(h.name, "unauthorized")
 		return caddyhttp.Error(http.StatusUnauthorized, fmt.Errorf("gameauth_issuer: no verified identity on this request"))
+	}
+
+	// The gameauth handler before this one checked the ban list on this
+	// request; check again, so that an issuer never mints for a banned
+	// player whatever the route's order.
+	if s := slotOf(repl, false); s != nil && s.set {
+		if err := h.bans.admit(&s.id); err != nil {
+			return h.refuseListed(w, repl, err)
+		}
 	}
 
 	tr, err := h.readRequest(r)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gameauth/caddy-gameauth/internal/check"
 	"github.com/gameauth/caddy-gameauth/issuers"
+	"github.com/gameauth/caddy-gameauth/verifiers"
 )
 
 // This file reads a token request: the optional fields room_id (alias
@@ -221,6 +222,32 @@ func (h *IssuerHandler) badRequest(w http.ResponseWriter, repl *caddy.Replacer, 
 	repl.Set(ErrorPlaceholder, msg)
 	h.metrics.issue(h.name, outcome)
 	body, _ := json.Marshal(map[string]string{"error": code, "error_description": msg})
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, werr := w.Write(body)
+	return werr
+}
+
+// refuseListed answers a token request of a player the ban list refuses:
+// 403 banned (with Retry-After when the ban ends), 401 token revoked, or
+// 503 when the list is unavailable, with a JSON error like badRequest's.
+func (h *IssuerHandler) refuseListed(w http.ResponseWriter, repl *caddy.Replacer, err error) error {
+	reason := verifiers.Reason(err)
+	status := statusOf(err)
+	code, outcome := "access_denied", "forbidden"
+	switch status {
+	case http.StatusUnauthorized:
+		code, outcome = "invalid_token", "unauthorized"
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+reason+`"`)
+	case http.StatusServiceUnavailable:
+		code, outcome = "temporarily_unavailable", "error"
+	}
+	setRetryAfter(w, err)
+	repl.Set(ErrorPlaceholder, reason)
+	h.metrics.issue(h.name, outcome)
+	body, _ := json.Marshal(map[string]string{"error": code, "error_description": reason})
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Cache-Control", "no-store")

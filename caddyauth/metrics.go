@@ -39,7 +39,7 @@ func newMetrics() *metrics {
 		issued: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metricsNamespace,
 			Name:      "tokens_issued_total",
-			Help:      "Token requests by issuer and outcome (ok, bad_request, unauthorized, error).",
+			Help:      "Token requests by issuer and outcome (ok, bad_request, forbidden, unauthorized, error).",
 		}, []string{"issuer", "outcome"}),
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -39,20 +40,29 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, repl *caddy.Rep
 		}
 	case http.StatusForbidden:
 		w.Header().Set("WWW-Authenticate", h.challenge("insufficient_scope", reason))
+		setRetryAfter(w, err)
 		if ce := h.logger.Check(zapcore.DebugLevel, "token lacks privilege"); ce != nil {
 			ce.Write(zap.String("reason", reason), tokenField(token), zap.String("path", r.URL.Path))
 		}
 	default:
-		var ve *verifiers.Error
-		if errors.As(err, &ve) && ve.RetryAfter > 0 {
-			secs := int((ve.RetryAfter + 999_999_999) / 1_000_000_000)
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-		} else if status == http.StatusServiceUnavailable {
+		if !setRetryAfter(w, err) && status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "1")
 		}
 		h.logger.Warn("token verification unavailable", zap.String("provider", provider), zap.String("reason", reason), zap.Int("status", status))
 	}
 	return caddyhttp.Error(status, err)
+}
+
+// setRetryAfter sets Retry-After from the error's RetryAfter, in whole
+// seconds rounded up, and reports whether it did.
+func setRetryAfter(w http.ResponseWriter, err error) bool {
+	var ve *verifiers.Error
+	if !errors.As(err, &ve) || ve.RetryAfter <= 0 {
+		return false
+	}
+	secs := int64((ve.RetryAfter + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	return true
 }
 
 // describe is what a refusal says to the client and to handle_errors: its

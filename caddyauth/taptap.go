@@ -214,6 +214,11 @@ func (t *TapTapVerifier) Verify(ctx context.Context, token string) (verifiers.Id
 	return t.v.Verify(ctx, token)
 }
 
+// Forget drops the cached answer for token, so that the next Verify asks
+// LeanCloud again: the handler calls it when a revocation is newer than
+// LeanCloud's last confirmation of the session.
+func (t *TapTapVerifier) Forget(token string) { t.v.Forget(token) }
+
 // Stats returns the cache and call counters.
 func (t *TapTapVerifier) Stats() verifiers.TapTapStats { return t.v.Stats() }
 
@@ -265,6 +270,7 @@ func (t *TapTapVerifier) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 
 // Interface guards
 var (
+	_ forgetter             = (*TapTapVerifier)(nil)
 	_ caddy.Provisioner     = (*TapTapVerifier)(nil)
 	_ caddy.CleanerUpper    = (*TapTapVerifier)(nil)
 	_ caddyfile.Unmarshaler = (*TapTapVerifier)(nil)

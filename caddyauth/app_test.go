@@ -1,0 +1,254 @@
+package caddyauth
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/gameauth/caddy-gameauth/issuers"
+	"github.com/gameauth/caddy-gameauth/verifiers"
+)
+
+// TestBanDecisions drives the ban list's answers through the handler:
+// status, challenge, Retry-After, nothing passed on and no identity left.
+func TestBanDecisions(t *testing.T) {
+	ctx := context.Background()
+	iat := time.Now().Add(-time.Hour).Truncate(time.Second)
+	v := accepts("seayoo", "1001", "age", "16")
+	v.id.IssuedAt = iat
+	v.id.Expires = time.Now().Add(time.Hour)
+	h := newTestHandler(t, &Handler{}, v)
+	list := h.bans.replica
+
+	o := serve(h, get("/", bearer("t")...))
+	o.passed(t, "seayoo", "1001")
+
+	refused := func(t *testing.T, o served, status int, reason, retry string) {
+		t.Helper()
+		if o.status != status || o.next != nil {
+			t.Fatalf("status %d (next called: %v), want %d and not passed on", o.status, o.next != nil, status)
+		}
+		if got := placeholder(o.repl, ErrorPlaceholder); got != reason {
+			t.Errorf("reason %q, want %q", got, reason)
+		}
+		if !strings.Contains(o.rec.Header().Get("WWW-Authenticate"), `error_description="`+reason+`"`) {
+			t.Errorf("challenge %q does not give the reason", o.rec.Header().Get("WWW-Authenticate"))
+		}
+		if got := o.rec.Header().Get("Retry-After"); got != retry {
+			t.Errorf("Retry-After %q, want %q", got, retry)
+		}
+		if id := placeholder(o.repl, "http.auth.user.id"); id != "" {
+			t.Errorf("{http.auth.user.id} = %q after a refusal", id)
+		}
+	}
+
+	// A ban until a time: 403 with Retry-After in whole seconds, rounded up.
+	until := time.Now().Add(90*time.Second + 300*time.Millisecond)
+	if err := list.Ban(ctx, "seayoo", "1001", until, "cheating", "test"); err != nil {
+		t.Fatal(err)
+	}
+	o = serve(h, get("/", bearer("t")...))
+	refused(t, o, 403, verifiers.ReasonBanned, "91")
+
+	// The same subject under another provider is another player.
+	other := newTestHandler(t, &Handler{}, accepts("twilio", "1001"))
+	other.bans = h.bans
+	serve(other, get("/", bearer("t")...)).passed(t, "twilio", "1001")
+
+	// For ever: no Retry-After.
+	if err := list.Ban(ctx, "seayoo", "1001", time.Time{}, "", "test"); err != nil {
+		t.Fatal(err)
+	}
+	refused(t, serve(h, get("/", bearer("t")...)), 403, verifiers.ReasonBanned, "")
+
+	if err := list.Unban(ctx, "seayoo", "1001", "test"); err != nil {
+		t.Fatal(err)
+	}
+	serve(h, get("/", bearer("t")...)).passed(t, "seayoo", "1001")
+
+	// A revocation refuses tokens issued before it, and only those.
+	if err := list.Revoke(ctx, "seayoo", "1001", iat.Add(time.Second), "test"); err != nil {
+		t.Fatal(err)
+	}
+	refused(t, serve(h, get("/", bearer("t")...)), 401, verifiers.ReasonTokenRevoked, "")
+	v.id.IssuedAt = iat.Add(time.Second)
+	serve(h, get("/", bearer("t")...)).passed(t, "seayoo", "1001")
+	// A token without an issue time cannot show it is newer.
+	v.id.IssuedAt = time.Time{}
+	refused(t, serve(h, get("/", bearer("t")...)), 401, verifiers.ReasonTokenRevoked, "")
+}
+
+// TestBanListUnavailable: a list never read refuses everyone with 503, and
+// so does one older than fail_closed_after; without that bound a stale list
+// stays in force.
+func TestBanListUnavailable(t *testing.T) {
+	h := newTestHandler(t, &Handler{}, accepts("seayoo", "1001"))
+	now := time.Now()
+	st := newBanState(&memStorage{m: map[string][]byte{}}, 100, defaultRevocationTTL, 10, func() time.Time { return now })
+	h.bans = st
+	o := serve(h, get("/", bearer("t")...))
+	if o.status != 503 || o.next != nil || placeholder(o.repl, ErrorPlaceholder) != verifiers.ReasonBanListUnavailable {
+		t.Fatalf("never synced: %d %q, want 503 %q", o.status, placeholder(o.repl, ErrorPlaceholder), verifiers.ReasonBanListUnavailable)
+	}
+	if ra := o.rec.Header().Get("Retry-After"); ra != "1" {
+		t.Errorf("Retry-After %q, want 1", ra)
+	}
+	if _, err := st.replica.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	serve(h, get("/", bearer("t")...)).passed(t, "seayoo", "1001")
+
+	now = now.Add(time.Hour) // an hour without a sync
+	serve(h, get("/", bearer("t")...)).passed(t, "seayoo", "1001")
+	st.failClosed.Store(int64(time.Minute))
+	if o := serve(h, get("/", bearer("t")...)); o.status != 503 {
+		t.Errorf("stale beyond fail_closed_after: %d, want 503", o.status)
+	}
+}
+
+// forgetfulVerifier is a TapTap-like verifier: its IssuedAt is when the
+// backing service last confirmed the token, and Forget makes it ask again.
+type forgetfulVerifier struct {
+	fakeVerifier
+	confirmedAt time.Time
+	calls       int
+	forgot      int
+}
+
+func (f *forgetfulVerifier) Verify(ctx context.Context, token string) (verifiers.Identity, error) {
+	f.calls++
+	id, err := f.fakeVerifier.Verify(ctx, token)
+	id.IssuedAt = f.confirmedAt
+	return id, err
+}
+
+func (f *forgetfulVerifier) Forget(string) {
+	f.forgot++
+	f.confirmedAt = time.Now().Truncate(time.Second).Add(time.Second)
+}
+
+// TestRevocationAsksTapTapAgain: a session confirmed before a revocation is
+// checked with the backing service once more instead of being refused.
+func TestRevocationAsksTapTapAgain(t *testing.T) {
+	f := &forgetfulVerifier{fakeVerifier: *accepts("taptap", "u1"), confirmedAt: time.Now().Add(-time.Hour)}
+	h := newTestHandler(t, &Handler{}, &f.fakeVerifier)
+	h.verifiers[0] = f
+	if err := h.bans.replica.Revoke(context.Background(), "taptap", "u1", time.Now(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	serve(h, get("/", bearer("t")...)).passed(t, "taptap", "u1")
+	if f.forgot != 1 || f.calls != 2 {
+		t.Errorf("forgot %d, verified %d times; want 1 and 2", f.forgot, f.calls)
+	}
+}
+
+// TestIssuerRefusesListed: the issuer checks the list itself, whatever the
+// handler before it did.
+func TestIssuerRefusesListed(t *testing.T) {
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	iss := &ZegoIssuer{AppID: 1234567890, Secret: "0123456789abcdef0123456789abcdef"}
+	if err := iss.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := &IssuerHandler{User: DefaultIssuerUser}
+	h.logger = zap.NewNop()
+	h.setIssuer(ctx, iss)
+	h.bans = standaloneState()
+	if err := h.bans.replica.Ban(context.Background(), "seayoo", "1001", time.Time{}, "", "test"); err != nil {
+		t.Fatal(err)
+	}
+	ask := func(subject string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "/tokens/zego", strings.NewReader(`{"room_id":"r1"}`))
+		r.Header.Set("Content-Type", "application/json")
+		repl := caddyhttp.NewTestReplacer(r)
+		r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
+		id := verifiers.Identity{Provider: "seayoo", Subject: subject}
+		setIdentity(repl, &id, nil)
+		rec := httptest.NewRecorder()
+		_ = h.ServeHTTP(rec, r, nil)
+		return rec
+	}
+	rec := ask("1001")
+	var body map[string]string
+	_ = json.Unmarshal(rec.Body.Bytes(), &body)
+	if rec.Code != 403 || body["error_description"] != verifiers.ReasonBanned || body["token"] != "" {
+		t.Errorf("banned player: %d %s, want 403 banned and no token", rec.Code, rec.Body)
+	}
+	if rec := ask("1002"); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"token"`) {
+		t.Errorf("another player: %d %s, want a token", rec.Code, rec.Body)
+	}
+	var _ issuers.Request // the issuer package is the one that minted
+}
+
+// TestGlobalOption: the Caddyfile's gameauth global option makes the app's
+// JSON, and each bound fails caddy validate with the Caddyfile's word.
+func TestGlobalOption(t *testing.T) {
+	adapt := func(opts string) (map[string]any, error) {
+		cf := "{\n\tgameauth {\n" + opts + "\n\t}\n}\nhttp://127.0.0.1:1 {\n\trespond ok\n}\n"
+		b, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), map[string]any{"filename": "Caddyfile"})
+		if err != nil {
+			return nil, err
+		}
+		var cfg struct {
+			Apps map[string]json.RawMessage `json:"apps"`
+		}
+		if err := json.Unmarshal(b, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		var app map[string]any
+		_ = json.Unmarshal(cfg.Apps["gameauth"], &app)
+		return app, nil
+	}
+	app, err := adapt("\t\tsync_interval 2s\n\t\tfail_closed_after 1m\n\t\tmax_entries 5000\n\t\trevocation_ttl 168h\n\t\tmax_live_sessions 77\n\t\tstorage file_system /tmp/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"sync_interval": 2e9, "fail_closed_after": 6e10, "max_entries": 5000.0,
+		"revocation_ttl": 168 * 3600e9, "max_live_sessions": 77.0,
+		"storage": map[string]any{"module": "file_system", "root": "/tmp/x"}}
+	got, _ := json.Marshal(app)
+	wantJSON, _ := json.Marshal(want)
+	if string(got) != string(wantJSON) {
+		t.Errorf("adapted %s\nwant     %s", got, wantJSON)
+	}
+	for _, bad := range []string{"sync_interval", "max_entries 0", "max_entries -1", "max_entries x", "sync_interval soon", "bogus 1", "storage nosuchmodule"} {
+		if _, err := adapt("\t\t" + bad); err == nil {
+			t.Errorf("%q adapted, want an error", bad)
+		}
+	}
+	for opts, word := range map[string]string{
+		"sync_interval 500ms":                        "sync_interval 500ms",
+		"sync_interval 10m":                          "sync_interval 10m",
+		"sync_interval 5s\n\t\tfail_closed_after 9s": "fail_closed_after 9s",
+		"fail_closed_after 48h":                      "fail_closed_after 48h",
+		"max_entries 20000000":                       "max_entries 20000000",
+		"revocation_ttl 1h":                          "revocation_ttl 1h",
+		"max_live_sessions 20000000":                 "max_live_sessions 20000000",
+	} {
+		a := &App{}
+		app, err := adapt("\t\t" + opts)
+		if err != nil {
+			t.Fatalf("%q: %v", opts, err)
+		}
+		b, _ := json.Marshal(app)
+		if err := json.Unmarshal(b, a); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Validate(); err == nil || !strings.Contains(err.Error(), word) {
+			t.Errorf("%q: Validate = %v, want an error naming %q", opts, err, word)
+		}
+	}
+	if err := (&App{}).Validate(); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+}
