@@ -106,7 +106,11 @@ func (r *Replica) readGen(ctx context.Context, b *builder, st *SyncStats, k stri
 	if err != nil {
 		return 0, false, fmt.Errorf("%s: %w", k, err)
 	}
-	var recs []Record
+	// The records of each part, all applied only once every part has been
+	// read: a slice a part, sized by its lines, so that the records of a
+	// large generation are not copied over and over as one slice grows.
+	parts := make([][]Record, 0, len(m.Parts))
+	total := 0
 	for i, want := range m.Parts {
 		pk := partKey(k, i)
 		v, missing, err := r.load(ctx, pk, MaxPartSize, st)
@@ -117,6 +121,7 @@ func (r *Replica) readGen(ctx context.Context, b *builder, st *SyncStats, k stri
 		if hex.EncodeToString(sum[:]) != want {
 			return 0, false, recordErr("%s: SHA-256 differs from the manifest's", pk)
 		}
+		recs := make([]Record, 0, bytes.Count(v, []byte("\n"))+1)
 		for line := range bytes.SplitSeq(v, []byte("\n")) {
 			if len(line) == 0 {
 				continue
@@ -127,14 +132,19 @@ func (r *Replica) readGen(ctx context.Context, b *builder, st *SyncStats, k stri
 			}
 			recs = append(recs, rec)
 		}
+		parts = append(parts, recs)
+		total += len(recs)
 	}
-	if len(recs) != m.Entries {
-		return 0, false, recordErr("%s: %d records, the manifest says %d", k, len(recs), m.Entries)
+	if total != m.Entries {
+		return 0, false, recordErr("%s: %d records, the manifest says %d", k, total, m.Entries)
 	}
-	for i := range recs {
-		b.apply(&recs[i])
+	b.reserve(total)
+	for _, recs := range parts {
+		for i := range recs {
+			b.apply(&recs[i])
+		}
 	}
-	st.Records += len(recs)
+	st.Records += total
 	return len(m.Parts), false, nil
 }
 

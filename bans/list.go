@@ -255,6 +255,15 @@ func (b *builder) in(s string) string {
 	return s
 }
 
+// reserve prepares an empty builder over an empty list (a cold start) for
+// about n records, which have already been read: the overlay is made with
+// room for them instead of growing through every size up to n.
+func (b *builder) reserve(n int) {
+	if len(b.over) == 0 && len(b.prev.base) == 0 && len(b.prev.over) == 0 {
+		b.over = make(map[key]slot, min(n, b.maxKeys))
+	}
+}
+
 // apply merges one valid record.
 func (b *builder) apply(r *Record) {
 	k := key{b.in(r.Provider), r.Subject}
@@ -279,6 +288,11 @@ func (b *builder) apply(r *Record) {
 func (b *builder) build(foldAt int) *snapshot {
 	if len(b.over) <= foldAt {
 		return &snapshot{base: b.prev.base, over: b.over}
+	}
+	if len(b.prev.base) == 0 {
+		// Nothing to fold into (a cold start): the overlay, which this
+		// builder owns, becomes the base.
+		return &snapshot{base: b.over}
 	}
 	base := make(map[key]slot, len(b.prev.base)+len(b.over))
 	maps.Copy(base, b.prev.base)

@@ -172,7 +172,8 @@ func parseTime(s, field string) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil || t.UTC().Format(time.RFC3339Nano) != s {
+	var buf [64]byte // formatted on the stack: no allocation for the comparison
+	if err != nil || string(t.UTC().AppendFormat(buf[:0], time.RFC3339Nano)) != s {
 		return time.Time{}, recordErr("%s: not a canonical RFC 3339 UTC time", field)
 	}
 	return t.UTC(), nil
