@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -133,3 +134,58 @@ func (s *fileStorage) count(t testing.TB, dir string) int {
 	}
 	return len(ents)
 }
+
+// memStorage is an in-memory fake certmagic.Storage, for benchmarks that
+// should measure the list, not a file system. Values are copied in and
+// out, as a real storage would.
+type memStorage struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func newMemStorage() *memStorage { return &memStorage{m: map[string][]byte{}} }
+
+func (s *memStorage) Store(_ context.Context, key string, value []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[key] = append([]byte(nil), value...)
+	return nil
+}
+
+func (s *memStorage) Load(_ context.Context, key string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[key]
+	if !ok {
+		return nil, fs.ErrNotExist
+	}
+	return append([]byte(nil), v...), nil
+}
+
+func (s *memStorage) Delete(_ context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[key]; !ok {
+		return fs.ErrNotExist
+	}
+	delete(s.m, key)
+	return nil
+}
+
+// List returns the full keys directly under dir (recursive is ignored: the
+// list uses flat directories).
+func (s *memStorage) List(_ context.Context, dir string, _ bool) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prefix := strings.TrimSuffix(dir, "/") + "/"
+	var keys []string
+	for k := range s.m {
+		if rest, ok := strings.CutPrefix(k, prefix); ok && !strings.Contains(rest, "/") {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
+
+func (s *memStorage) Lock(context.Context, string) error   { return nil }
+func (s *memStorage) Unlock(context.Context, string) error { return nil }
