@@ -10,55 +10,7 @@ import (
 	"io/fs"
 	"strings"
 	"time"
-
-	"github.com/gameauth/caddy-gameauth/internal/strictjson"
 )
-
-// A snapshot generation is written by compaction as parts of PartEntries
-// records, one record a line, and then a manifest that names each part's
-// SHA-256. Readers read a generation only through its manifest, which is
-// written last and deleted first.
-const (
-	PartEntries     = 2048
-	MaxPartSize     = PartEntries * (MaxRecordSize + 1)
-	MaxManifestSize = 1 << 20
-	maxParts        = 8192
-)
-
-type manifest struct {
-	V         int      `json:"v"`
-	Entries   int      `json:"entries"`
-	Parts     []string `json:"parts"` // SHA-256 of each part, lower-case hex
-	CreatedAt string   `json:"created_at"`
-}
-
-var manifestNames = strictjson.NewNames("v", "entries", "parts", "created_at")
-
-func parseManifest(b []byte) (manifest, error) {
-	var m manifest
-	if err := strictjson.Check(b, manifestNames, nil); err != nil {
-		return m, recordErr("manifest: %v", err)
-	}
-	if err := decodeStrict(b, &m); err != nil {
-		return m, err
-	}
-	if m.V != 1 || m.Entries < 0 || len(m.Parts) > maxParts || m.Entries > len(m.Parts)*PartEntries {
-		return m, recordErr("manifest: version or counts")
-	}
-	for _, h := range m.Parts {
-		if _, err := hex.DecodeString(h); err != nil || len(h) != 64 || h != strings.ToLower(h) {
-			return m, recordErr("manifest: part hash")
-		}
-	}
-	if _, err := parseTime(m.CreatedAt, "created_at"); err != nil || m.CreatedAt == "" {
-		return m, recordErr("manifest: created_at")
-	}
-	return m, nil
-}
-
-func partKey(manifestKey string, i int) string {
-	return fmt.Sprintf("%s.part-%05d.jsonl", manifestKey[:len(manifestKey)-len(".manifest.json")], i)
-}
 
 // readGens reads the generations not applied yet. missed holds the
 // manifests one of whose parts was missing in an earlier pass: a manifest
@@ -73,7 +25,8 @@ func (r *Replica) readGens(ctx context.Context, b *builder, st *SyncStats, misse
 		if r.seen[k] || r.bad[k] {
 			continue
 		}
-		nparts, gone, err := r.readGen(ctx, b, st, k)
+		over := b.overflow
+		nparts, folded, gone, err := r.readGen(ctx, b, st, k)
 		if gone && err == nil {
 			if !missed[k] {
 				missed[k] = true
@@ -89,54 +42,48 @@ func (r *Replica) readGens(ctx context.Context, b *builder, st *SyncStats, misse
 		if err != nil {
 			return nil, false, err
 		}
-		r.seen[k] = true
+		r.applied(k, b.overflow != over)
 		r.parts[k] = nparts
+		if folded != nil {
+			r.folds[k] = folded
+		}
 	}
 	return keys, incomplete, nil
 }
 
-// readGen reads and applies the generation of manifest k; gone: the
-// manifest or a part is missing, and nothing was applied.
-func (r *Replica) readGen(ctx context.Context, b *builder, st *SyncStats, k string) (nparts int, gone bool, err error) {
+// readGen reads and applies the generation of manifest k, and returns the
+// full keys its manifest says it folded (nil: not said); gone: the
+// manifest or a part is missing, and nothing was applied. Of a generation
+// this replica holds already, it reads only the manifest.
+func (r *Replica) readGen(ctx context.Context, b *builder, st *SyncStats, k string) (nparts int, folded []string, gone bool, err error) {
 	v, missing, err := r.load(ctx, k, MaxManifestSize, st)
 	if missing || err != nil {
-		return 0, missing, err
+		return 0, nil, missing, err
 	}
 	m, err := parseManifest(v)
 	if err != nil {
-		return 0, false, fmt.Errorf("%s: %w", k, err)
+		return 0, nil, false, fmt.Errorf("%s: %w", k, err)
 	}
-	// The records of each part, all applied only once every part has been
-	// read: a slice a part, sized by its lines, so that the records of a
-	// large generation are not copied over and over as one slice grows.
-	parts := make([][]Record, 0, len(m.Parts))
+	if m.Folded != nil {
+		folded = make([]string, len(m.Folded))
+		for i, rel := range m.Folded {
+			folded[i] = r.cfg.Prefix + "/" + rel
+		}
+	}
+	if r.holds(folded, m.Entries) {
+		st.Skipped++
+		return len(m.Parts), folded, false, nil
+	}
+	parts, gone, err := r.readParts(ctx, st, k, &m)
+	if gone || err != nil {
+		return 0, nil, gone, err
+	}
 	total := 0
-	for i, want := range m.Parts {
-		pk := partKey(k, i)
-		v, missing, err := r.load(ctx, pk, MaxPartSize, st)
-		if missing || err != nil {
-			return 0, missing, err
-		}
-		sum := sha256.Sum256(v)
-		if hex.EncodeToString(sum[:]) != want {
-			return 0, false, recordErr("%s: SHA-256 differs from the manifest's", pk)
-		}
-		recs := make([]Record, 0, bytes.Count(v, []byte("\n"))+1)
-		for line := range bytes.SplitSeq(v, []byte("\n")) {
-			if len(line) == 0 {
-				continue
-			}
-			rec, err := ParseRecord(line)
-			if err != nil {
-				return 0, false, fmt.Errorf("%s: %w", pk, err)
-			}
-			recs = append(recs, rec)
-		}
-		parts = append(parts, recs)
+	for _, recs := range parts {
 		total += len(recs)
 	}
 	if total != m.Entries {
-		return 0, false, recordErr("%s: %d records, the manifest says %d", k, total, m.Entries)
+		return 0, nil, false, recordErr("%s: %d records, the manifest says %d", k, total, m.Entries)
 	}
 	b.reserve(total)
 	for _, recs := range parts {
@@ -145,7 +92,66 @@ func (r *Replica) readGen(ctx context.Context, b *builder, st *SyncStats, k stri
 		}
 	}
 	st.Records += total
-	return len(m.Parts), false, nil
+	return len(m.Parts), folded, false, nil
+}
+
+// holds reports whether this replica applied, whole, every input of a
+// generation of entries records whose compaction folded the keys folded
+// (nil: not said): each is in seen (applied), not in short (no record of
+// it refused for MaxEntries), not in bad (refused as corrupt). Applying the
+// generation would then change nothing that gc does not drop anyway: see
+// the argument in Compact's documentation.
+func (r *Replica) holds(folded []string, entries int) bool {
+	if folded == nil || len(folded) == 0 && entries != 0 {
+		return false // not said (or records from nowhere: read them)
+	}
+	for _, k := range folded {
+		if !r.seen[k] || r.short[k] || r.bad[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// readParts reads, checks and parses the parts of the generation of
+// manifest k: a slice of records a part, sized by its lines, so that the
+// records of a large generation are not copied over and over as one slice
+// grows. gone: a part is missing.
+func (r *Replica) readParts(ctx context.Context, st *SyncStats, k string, m *manifest) (parts [][]Record, gone bool, err error) {
+	parts = make([][]Record, 0, len(m.Parts))
+	for i, want := range m.Parts {
+		pk := partKey(k, i)
+		v, missing, err := r.load(ctx, pk, MaxPartSize, st)
+		if missing || err != nil {
+			return nil, missing, err
+		}
+		recs, err := parsePart(pk, v, want)
+		if err != nil {
+			return nil, false, err
+		}
+		parts = append(parts, recs)
+	}
+	return parts, false, nil
+}
+
+// parsePart checks a part against its SHA-256 (hex) and parses its records.
+func parsePart(pk string, v []byte, want string) ([]Record, error) {
+	sum := sha256.Sum256(v)
+	if hex.EncodeToString(sum[:]) != want {
+		return nil, recordErr("%s: SHA-256 differs from the manifest's", pk)
+	}
+	recs := make([]Record, 0, bytes.Count(v, []byte("\n"))+1)
+	for line := range bytes.SplitSeq(v, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		rec, err := ParseRecord(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", pk, err)
+		}
+		recs = append(recs, rec)
+	}
+	return recs, nil
 }
 
 // CompactStats says what a compaction did.
@@ -170,6 +176,33 @@ type CompactStats struct {
 // Expired bans drop out (kept as tombstones until TombstoneTTL after their
 // CreatedAt), tombstones older than TombstoneTTL and revocations older than
 // RevocationTTL too. The compaction first syncs completely, or fails.
+//
+// The manifest names what was folded (the change records and generations
+// applied here and then deleted), so that a replica that applied all of
+// them skips the new generation (holds). That is safe because:
+//
+//   - Coverage. Every record held here came from a key applied here. After
+//     the complete sync each such key is either still listed, and then it
+//     is in seen and folded, or gone: folded by another compaction. prune
+//     checks that a gone key is named as folded by a generation in seen
+//     (itself folded, or named in turn); if not, the key is an orphan and
+//     no list is written until the next compaction here, which leaves
+//     nothing but its own generation to account for the list. A key folded
+//     whose records MaxEntries refused here (short) also suppresses the
+//     list: the generation lacks records the key has.
+//   - So the generation holds nothing beyond the merge of the records of
+//     the keys named, directly or through the lists of the generations
+//     named, after gc here (expired bans made tombstones, old tombstones
+//     and revocations dropped).
+//   - A replica that applied every key named whole (seen, not short; a key
+//     refused as corrupt is not in seen) holds that merge: by induction on
+//     the order it marked keys seen, a generation it skipped under this
+//     rule added nothing its inputs had not, and one it read it applied.
+//     The merge is a join (commutative, associative, idempotent), so
+//     applying the generation again would change only what gc, here or
+//     there, dropped or made a tombstone: a register gc removed may come
+//     back (an old tombstone, an expired ban, which Check answers alike,
+//     a revocation older than RevocationTTL), nothing live.
 func (r *Replica) Compact(ctx context.Context) (CompactStats, error) {
 	var cs CompactStats
 	lock := r.cfg.Prefix + "/compact"
@@ -184,6 +217,7 @@ func (r *Replica) Compact(ctx context.Context) (CompactStats, error) {
 	if err != nil {
 		return cs, err
 	}
+	folded, gens := r.folded(changes, manifests)
 	// Fold (and gc) the list; write it out.
 	r.publish(newBuilder(r.cur.Load(), r.intern, r.cfg.MaxEntries), true)
 	snap := r.cur.Load()
@@ -210,7 +244,8 @@ func (r *Replica) Compact(ctx context.Context) (CompactStats, error) {
 		parts = append(parts, part)
 	}
 	mk := fmt.Sprintf("%s/snapshots/%s.manifest.json", r.cfg.Prefix, newID(start))
-	m := manifest{V: 1, Entries: n, Parts: make([]string, len(parts)), CreatedAt: formatTime(start.UTC())}
+	m := manifest{V: 1, Entries: n, Parts: make([]string, len(parts)), CreatedAt: formatTime(start.UTC()),
+		Folded: r.foldedList(folded)}
 	for i, p := range parts {
 		sum := sha256.Sum256(p)
 		m.Parts[i] = hex.EncodeToString(sum[:])
@@ -226,50 +261,65 @@ func (r *Replica) Compact(ctx context.Context) (CompactStats, error) {
 		return cs, fmt.Errorf("bans: storing %s: %w", mk, err)
 	}
 	r.seen[mk], r.parts[mk] = true, len(parts)
+	// The list held here is now the new generation's, in seen: no orphan.
+	r.orphan = false
 	cs.Entries = n
 	// Only now delete what was folded: first the changes, then each old
 	// generation, manifest first. A failed delete leaves a duplicate that
 	// the next compaction folds again.
 	var errs []error
-	for _, k := range changes {
-		if r.seen[k] {
-			errs = append(errs, r.del(ctx, k))
-			delete(r.seen, k)
-			cs.Folded++
-		}
-	}
-	for _, k := range manifests {
-		if !r.seen[k] || k == mk {
-			continue
-		}
+	for _, k := range folded {
 		errs = append(errs, r.del(ctx, k))
-		for i := range r.parts[k] {
-			errs = append(errs, r.del(ctx, partKey(k, i)))
+		if gens[k] {
+			for i := range r.parts[k] {
+				errs = append(errs, r.del(ctx, partKey(k, i)))
+			}
 		}
-		delete(r.seen, k)
-		delete(r.parts, k)
+		r.forget(k)
 		cs.Folded++
 	}
 	cs.Took = r.cfg.Clock().Sub(start)
 	return cs, errors.Join(errs...)
 }
 
-func encodeManifest(m manifest) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteString(`{"v":1,"entries":`)
-	fmt.Fprintf(&buf, "%d", m.Entries)
-	buf.WriteString(`,"parts":[`)
-	for i, p := range m.Parts {
-		if i > 0 {
-			buf.WriteByte(',')
+// folded returns the keys that a compaction after a complete sync that
+// listed changes and manifests folds into its new generation, and then
+// deletes: those applied (seen), the change records first; gens holds the
+// manifests among them.
+func (r *Replica) folded(changes, manifests []string) (folded []string, gens map[string]bool) {
+	gens = map[string]bool{}
+	for _, k := range changes {
+		if r.seen[k] {
+			folded = append(folded, k)
 		}
-		buf.WriteString(`"` + p + `"`)
 	}
-	buf.WriteString(`],"created_at":"` + m.CreatedAt + `"}`)
-	if buf.Len() > MaxManifestSize {
-		return nil, recordErr("manifest too large")
+	for _, k := range manifests {
+		if r.seen[k] {
+			folded = append(folded, k)
+			gens[k] = true
+		}
 	}
-	return buf.Bytes(), nil
+	return folded, gens
+}
+
+// foldedList returns the manifest's list of the keys folded, relative to
+// the prefix, or nil (leave it out: readers read the parts) when it would
+// be longer than maxFolded, or would not account for all the list held
+// here: when MaxEntries refused records of a key folded (the generation
+// lacks them), or when the list may hold records of an orphan (a key
+// applied here that left storage without a generation in seen naming it).
+func (r *Replica) foldedList(folded []string) []string {
+	if len(folded) > maxFolded || r.orphan {
+		return nil
+	}
+	rel := make([]string, len(folded))
+	for i, k := range folded {
+		if r.short[k] {
+			return nil
+		}
+		rel[i] = strings.TrimPrefix(k, r.cfg.Prefix+"/")
+	}
+	return rel
 }
 
 // del deletes k; already gone is fine.

@@ -61,9 +61,15 @@ type Replica struct {
 
 	mu     sync.Mutex
 	intern map[string]string
-	seen   map[string]bool // change and manifest keys applied
-	bad    map[string]bool // keys refused as corrupt, not read again
-	parts  map[string]int  // manifest key → parts, for compaction
+	seen   map[string]bool     // change and manifest keys applied
+	short  map[string]bool     // keys of seen some of whose records MaxEntries refused
+	bad    map[string]bool     // keys refused as corrupt, not read again
+	parts  map[string]int      // manifest key → parts, for compaction
+	folds  map[string][]string // manifest key of seen → the keys its manifest says it folded
+	// orphan: a key applied here left storage without a generation in
+	// seen naming it as folded; until the next compaction here, the list
+	// may hold records that no key in seen accounts for (see holds).
+	orphan bool
 }
 
 // NewReplica returns an empty replica of the list kept in st. Call Sync
@@ -83,7 +89,8 @@ func NewReplica(st Storage, cfg Config) *Replica {
 		cfg.MaxEntries = 4_000_000
 	}
 	r := &Replica{st: st, cfg: cfg, intern: map[string]string{},
-		seen: map[string]bool{}, bad: map[string]bool{}, parts: map[string]int{}}
+		seen: map[string]bool{}, short: map[string]bool{}, bad: map[string]bool{}, parts: map[string]int{},
+		folds: map[string][]string{}}
 	r.cur.Store(&snapshot{})
 	return r
 }
@@ -172,7 +179,7 @@ func (r *Replica) Put(ctx context.Context, rec Record) error {
 	bl := newBuilder(r.cur.Load(), r.intern, r.cfg.MaxEntries)
 	bl.apply(&rec)
 	r.publish(bl, false)
-	r.seen[k] = true
+	r.applied(k, bl.overflow > 0)
 	return nil
 }
 
@@ -246,6 +253,9 @@ type SyncStats struct {
 	Corrupt  []string // keys refused this sync as corrupt or hostile; not read again
 	Overflow int      // records refused because MaxEntries keys are held
 	Changes  int      // change records in storage, not yet compacted
+	// Skipped counts the new generations not read because this replica
+	// had applied everything they fold.
+	Skipped int
 }
 
 // ErrIncomplete is returned when objects kept disappearing under a sync
@@ -293,12 +303,7 @@ func (r *Replica) syncLocked(ctx context.Context) (changes, manifests []string, 
 	for _, k := range append(changes, manifests...) {
 		listed[k] = true
 	}
-	for k := range r.seen {
-		if !listed[k] {
-			delete(r.seen, k)
-			delete(r.parts, k)
-		}
-	}
+	r.prune(listed)
 	st.Changes = len(changes)
 	r.lastSync.Store(start.UnixNano())
 	return changes, manifests, st, nil
@@ -342,6 +347,47 @@ func (r *Replica) load(ctx context.Context, k string, max int, st *SyncStats) (b
 	return b, false, nil
 }
 
+// applied records that the records of k were applied; short: MaxEntries
+// refused some of them.
+func (r *Replica) applied(k string, short bool) {
+	r.seen[k] = true
+	if short {
+		r.short[k] = true
+	}
+}
+
+// prune forgets the keys of seen that the last listing no longer shows:
+// a compaction folded them. One that no generation in seen names as folded
+// makes the list an orphan's.
+func (r *Replica) prune(listed map[string]bool) {
+	var named map[string]bool
+	for k := range r.seen {
+		if listed[k] {
+			continue
+		}
+		if named == nil {
+			named = map[string]bool{}
+			for _, keys := range r.folds {
+				for _, f := range keys {
+					named[f] = true
+				}
+			}
+		}
+		if !named[k] {
+			r.orphan = true
+		}
+		r.forget(k)
+	}
+}
+
+// forget forgets k, gone from storage.
+func (r *Replica) forget(k string) {
+	delete(r.seen, k)
+	delete(r.short, k)
+	delete(r.parts, k)
+	delete(r.folds, k)
+}
+
 func (r *Replica) corrupt(k string, st *SyncStats) {
 	r.bad[k] = true
 	st.Corrupt = append(st.Corrupt, k)
@@ -373,9 +419,10 @@ func (r *Replica) readChanges(ctx context.Context, b *builder, st *SyncStats) (k
 			r.corrupt(k, st)
 			continue
 		}
+		over := b.overflow
 		b.apply(&rec)
 		st.Records++
-		r.seen[k] = true
+		r.applied(k, b.overflow != over)
 	}
 	return keys, incomplete, nil
 }

@@ -22,6 +22,8 @@ type fileStorage struct {
 	noLocks  atomic.Bool // Lock always succeeds at once: locks that do not exclude
 	// afterList, when set, runs after each List: tests interleave with it.
 	afterList atomic.Pointer[func(dir string)]
+	// partLoads counts the Loads of snapshot parts.
+	partLoads atomic.Int64
 
 	mu    sync.Mutex
 	locks map[string]chan struct{}
@@ -57,6 +59,9 @@ func (s *fileStorage) Store(_ context.Context, key string, value []byte) error {
 func (s *fileStorage) Load(_ context.Context, key string) ([]byte, error) {
 	if s.failRead.Load() {
 		return nil, errInjected
+	}
+	if strings.HasSuffix(key, ".jsonl") {
+		s.partLoads.Add(1)
 	}
 	return os.ReadFile(s.file(key)) // a missing file: fs.ErrNotExist
 }
