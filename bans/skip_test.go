@@ -335,3 +335,40 @@ func TestSkipOrphan(t *testing.T) {
 	mustSync(t, fresh)
 	sameList(t, a, b, fresh)
 }
+
+// TestReadPartsFailure: parts parsed at once report what reading them one
+// after the other would: the first part that fails, and the objects read
+// up to it.
+func TestReadPartsFailure(t *testing.T) {
+	c, ctx := newClock(), context.Background()
+	s := newFileStorage(t)
+	a := replica(s, c)
+	bl := newBuilder(&snapshot{}, a.intern, a.cfg.MaxEntries)
+	for i := range 4*PartEntries + 1 { // 5 parts
+		bl.apply(&Record{Op: OpBan, Provider: "seayoo", Subject: fmt.Sprint(i), CreatedAt: t0})
+	}
+	a.cur.Store(bl.build(-1))
+	compact(t, a)
+	mk, _ := newestManifest(t, s)
+	if err := s.Store(ctx, partKey(mk, 1), []byte("tampered\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Store(ctx, partKey(mk, 3), []byte("tampered\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, partKey(mk, 4)); err != nil {
+		t.Fatal(err)
+	}
+	st := mustSync(t, replica(s, c))
+	if st.Objects != 3 || len(st.Corrupt) != 1 || st.Corrupt[0] != mk || st.Records != 0 {
+		t.Fatalf("sync: %+v", st)
+	}
+	// A missing part first: read again in a second pass, then corrupt.
+	if err := s.Delete(ctx, partKey(mk, 1)); err != nil {
+		t.Fatal(err)
+	}
+	st = mustSync(t, replica(s, c))
+	if st.Objects != 4 || len(st.Corrupt) != 1 || st.Records != 0 { // manifest and part 0, twice
+		t.Fatalf("sync: %+v", st)
+	}
+}
