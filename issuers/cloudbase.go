@@ -179,7 +179,10 @@ func (c *CloudBase) Issue(_ context.Context, req Request) (Token, error) {
 	}
 
 	iat := c.clock().UnixMilli()
-	exp := iat + max(life.Milliseconds(), 1)
+	exp, err := capExpiry(iat, iat+max(life.Milliseconds(), 1), req.NotAfter, 1000)
+	if err != nil {
+		return Token{}, err
+	}
 
 	// payload: {"alg":"RS256","env":"<env>","iat":N,"exp":N,"uid":"<uid>","refresh":N,"expire":N}
 	var buf [256]byte

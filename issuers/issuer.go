@@ -57,6 +57,12 @@ type Request struct {
 	// TTL is the lifetime asked for; zero means the issuer's default. An
 	// issuer refuses a TTL above its maximum.
 	TTL time.Duration
+	// NotAfter, when not zero, is the latest the token may expire (the end
+	// of a minor's play window): the lifetime, asked for or default, is cut
+	// so that the token expires no later, in the token's own unit (whole
+	// seconds; CloudBase milliseconds). A NotAfter that leaves the token
+	// less than a second is refused (field "ttl").
+	NotAfter time.Time
 }
 
 // Token is an issued token.
@@ -104,6 +110,26 @@ func requestTTL(asked, def, max time.Duration, maxText string) (time.Duration, e
 		return 0, badRequest("ttl", "exceeds the maximum of "+maxText)
 	}
 	return asked, nil
+}
+
+// capExpiry returns exp, the expiry of a token issued at iat (both in
+// units per second, 1 or 1000), or notAfter in that unit when it is
+// earlier; an error when the token would live less than a second.
+func capExpiry(iat, exp int64, notAfter time.Time, perSecond int64) (int64, error) {
+	if notAfter.IsZero() {
+		return exp, nil
+	}
+	na := notAfter.Unix()
+	if perSecond == 1000 {
+		na = notAfter.UnixMilli()
+	}
+	if na < exp {
+		exp = na
+	}
+	if exp-iat < perSecond {
+		return 0, badRequest("ttl", "the token would expire within a second (not_after)")
+	}
+	return exp, nil
 }
 
 // hs256Key signs compact JWS with HMAC-SHA256 under one secret. It keeps

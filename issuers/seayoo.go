@@ -221,7 +221,10 @@ func (s *Seayoo) Issue(ctx context.Context, req Request) (Token, error) {
 	}
 
 	iat := s.clock().Unix()
-	exp := iat + int64(ttl/time.Second)
+	exp, err := capExpiry(iat, iat+int64(ttl/time.Second), req.NotAfter, 1)
+	if err != nil {
+		return Token{}, err
+	}
 	sp := scratch.Get().(*[]byte)
 	defer putScratch(sp)
 	payload := slices.Grow((*sp)[:0], len(s.prefix)+len(sub)+64+len(s.extras))

@@ -149,7 +149,10 @@ func (t *Twilio) Issue(ctx context.Context, req Request) (Token, error) {
 
 	now := t.clock()
 	iat := now.Unix()
-	exp := iat + ttlSeconds
+	exp, err := capExpiry(iat, iat+ttlSeconds, req.NotAfter, 1)
+	if err != nil {
+		return Token{}, err
+	}
 
 	sp := scratch.Get().(*[]byte)
 	defer putScratch(sp)

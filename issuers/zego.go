@@ -342,7 +342,11 @@ func (z *Zego) Issue(ctx context.Context, req Request) (Token, error) {
 		Ctime:   now.Unix(),
 		Payload: payload,
 	}
-	pl.Expire = pl.Ctime + int64(ttl/time.Second)
+	exp, err := capExpiry(pl.Ctime, pl.Ctime+int64(ttl/time.Second), req.NotAfter, 1)
+	if err != nil {
+		return Token{}, err
+	}
+	pl.Expire = exp
 	b = pl.appendJSON(b)
 	plainLen := len(b) - hdr
 
