@@ -21,27 +21,27 @@ import (
 // calendar, not after the calendar's last date).
 const Horizon = 14
 
-// MinutesPerDay bounds the minutes of day of a window.
-const MinutesPerDay = 24 * 60
+// SecondsPerDay bounds the times of day of a window, in seconds.
+const SecondsPerDay = 24 * 60 * 60
 
 // Policy is one play-time rule. It is immutable and safe for concurrent
 // use.
 type Policy struct {
 	loc        *time.Location
-	start, end int // minutes of day; end <= start crosses midnight
+	start, end int // seconds of day; end <= start crosses midnight
 	days       [7]bool
 	cal        *Calendar
 }
 
-// New returns the policy of a window from start to end (minutes of day,
-// 0 to 1439; equal values are refused) in loc, on the given weekdays,
+// New returns the policy of a window from start to end (seconds of day,
+// 0 to 86399; equal values are refused) in loc, on the given weekdays,
 // amended by cal (nil: none).
 func New(loc *time.Location, start, end int, days []time.Weekday, cal *Calendar) (*Policy, error) {
 	if loc == nil {
 		return nil, errors.New("playtime: no timezone")
 	}
-	if start < 0 || start >= MinutesPerDay || end < 0 || end >= MinutesPerDay {
-		return nil, errors.New("playtime: window times must be between 00:00 and 23:59")
+	if start < 0 || start >= SecondsPerDay || end < 0 || end >= SecondsPerDay {
+		return nil, errors.New("playtime: window times must be between 00:00:00 and 23:59:59")
 	}
 	if start == end {
 		return nil, errors.New("playtime: the window must not start and end at the same time")
@@ -95,11 +95,11 @@ func (p *Policy) playDay(c civil) bool {
 // window returns when the window that opens on c opens and closes.
 func (p *Policy) window(c civil) (time.Time, time.Time) {
 	y, m, d := c.ymd()
-	open := time.Date(y, m, d, p.start/60, p.start%60, 0, 0, p.loc)
+	open := time.Date(y, m, d, p.start/3600, p.start/60%60, p.start%60, 0, p.loc)
 	if p.crosses() {
 		d++
 	}
-	return open, time.Date(y, m, d, p.end/60, p.end%60, 0, 0, p.loc)
+	return open, time.Date(y, m, d, p.end/3600, p.end/60%60, p.end%60, 0, p.loc)
 }
 
 // Decide says whether now is inside a window. If it is, windowEnd is when

@@ -35,7 +35,7 @@ func chinaPolicy(t testing.TB, cal string) *Policy {
 			t.Fatal(err)
 		}
 	}
-	p, err := New(shanghai, 20*60, 21*60, []time.Weekday{time.Friday, time.Saturday, time.Sunday}, c)
+	p, err := New(shanghai, 20*3600, 21*3600, []time.Weekday{time.Friday, time.Saturday, time.Sunday}, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestDecideWithoutCalendar(t *testing.T) {
 // A timezone other than the host's and the clock's: Los Angeles, DST and all.
 func TestDecideOtherTimezone(t *testing.T) {
 	la := mustLoc("America/Los_Angeles")
-	p, err := New(la, 20*60, 21*60, []time.Weekday{time.Friday}, nil)
+	p, err := New(la, 20*3600, 21*3600, []time.Weekday{time.Friday}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestDecideOtherTimezone(t *testing.T) {
 // A window that crosses midnight opens on a play day and closes the next
 // morning; the next day's play-day status does not matter.
 func TestDecideCrossingMidnight(t *testing.T) {
-	p, err := New(shanghai, 22*60, 2*60, []time.Weekday{time.Friday}, nil)
+	p, err := New(shanghai, 22*3600, 2*3600, []time.Weekday{time.Friday}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestDecideCrossingMidnight(t *testing.T) {
 }
 
 func TestNewRefuses(t *testing.T) {
-	for _, tc := range []struct{ start, end int }{{60, 60}, {-1, 60}, {60, MinutesPerDay}} {
+	for _, tc := range []struct{ start, end int }{{60, 60}, {-1, 60}, {60, SecondsPerDay}} {
 		if _, err := New(shanghai, tc.start, tc.end, nil, nil); err == nil {
 			t.Errorf("New(%d, %d) accepted", tc.start, tc.end)
 		}
@@ -250,7 +250,7 @@ func FuzzParseCalendar(f *testing.F) {
 		if c.Source() == "" || c.Holidays()+c.Workdays() != len(c.days) {
 			t.Fatalf("accepted an inconsistent calendar: %+v", c)
 		}
-		p, err := New(shanghai, 20*60, 21*60, []time.Weekday{time.Friday}, c)
+		p, err := New(shanghai, 20*3600, 21*3600, []time.Weekday{time.Friday}, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,7 +270,7 @@ func BenchmarkDecide(b *testing.B) {
 
 // BenchmarkDecideWorst searches the whole horizon: no play day at all.
 func BenchmarkDecideWorst(b *testing.B) {
-	p, err := New(shanghai, 20*60, 21*60, nil, nil)
+	p, err := New(shanghai, 20*3600, 21*3600, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
