@@ -25,7 +25,8 @@ func ourModules(t *testing.T) []string {
 	t.Helper()
 	var ids []string
 	for _, id := range caddy.Modules() {
-		if strings.HasPrefix(id, "http.handlers.gameauth") || strings.HasPrefix(id, "http.gameauth.") {
+		if strings.HasPrefix(id, "http.handlers.gameauth") || strings.HasPrefix(id, "http.gameauth.") ||
+			id == "gameauth" || id == "admin.api.gameauth" {
 			ids = append(ids, id)
 		}
 	}
@@ -56,7 +57,7 @@ func TestRegistryREADMEModules(t *testing.T) {
 	}
 	para, _, _ = strings.Cut(para, "\n\n")
 	var listed []string
-	for _, m := range regexp.MustCompile("`(http\\.[a-z_.]+?)(?:\\.\\{([a-z_,]+)\\})?`").FindAllStringSubmatch(para, -1) {
+	for _, m := range regexp.MustCompile("`((?:http|admin\\.api)\\.[a-z_.]+?|gameauth)(?:\\.\\{([a-z_,]+)\\})?`").FindAllStringSubmatch(para, -1) {
 		if m[2] == "" {
 			listed = append(listed, m[1])
 			continue
