@@ -105,7 +105,7 @@ func BenchmarkSyncOneChange(b *testing.B) {
 	c := newClock()
 	r := NewReplica(s, Config{Clock: c.Now})
 	r.cur.Store(snap)
-	w := NewReplica(s, Config{Clock: c.Now})
+	w := NewReplica(s, Config{Clock: c.Now, SettleAge: -1}) // its compactions fold every change
 	ctx := context.Background()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
@@ -240,7 +240,7 @@ func syncAfterCompaction(b *testing.B, synced bool) {
 	ctx := context.Background()
 	c := newClock()
 	r := NewReplica(st, Config{Clock: c.Now})
-	w := NewReplica(st, Config{Clock: c.Now})
+	w := NewReplica(st, Config{Clock: c.Now, SettleAge: -1}) // folds the change at once
 	for _, x := range []*Replica{r, w} {
 		if _, err := x.Sync(ctx); err != nil {
 			b.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -103,7 +105,9 @@ func (r *Replica) readGen(ctx context.Context, b *builder, st *SyncStats, k stri
 // the argument in Compact's documentation.
 func (r *Replica) holds(folded []string, entries int) bool {
 	if folded == nil || len(folded) == 0 && entries != 0 {
-		return false // not said (or records from nowhere: read them)
+		// Not said; or records and no key named: read them (so a first
+		// generation, of changes younger than SettleAge only, is read).
+		return false
 	}
 	for _, k := range folded {
 		if !r.seen[k] || r.short[k] || r.bad[k] {
@@ -156,14 +160,26 @@ func parsePart(pk string, v []byte, want string) ([]Record, error) {
 
 // CompactStats says what a compaction did.
 type CompactStats struct {
-	Entries int           // records in the new generation
-	Folded  int           // change records and generations folded and deleted
-	Took    time.Duration // by the clock
+	Entries int // records in the new generation
+	Folded  int // change records and generations folded and deleted
+	// Left counts the change records applied but left in storage, younger
+	// than SettleAge: a later compaction folds them.
+	Left int
+	Took time.Duration // by the clock
 }
 
-// Compact folds every change record and generation in storage into one
-// new generation, then deletes what it folded. It runs under the
-// storage's lock named <prefix>/compact, so that instances take turns.
+// Compact folds every generation in storage, and the change records older
+// than SettleAge (settled), into one new generation, then deletes what it
+// folded. It runs under the storage's lock named <prefix>/compact, so that
+// instances take turns.
+//
+// The younger change records stay in storage, read by every replica as
+// change records, until a later compaction folds them: a compaction then
+// names only changes that the other instances, syncing at least every
+// SettleAge, applied already, so that they skip the new generation (see
+// below). Their records are in the new generation nonetheless (it holds
+// the whole list held here). SyncStats.Settled says how many a compaction
+// would fold; one that folds none rewrites the generation for nothing.
 //
 // Without the lock (it expired, or the storage's locks are weak), two
 // compactions at once still lose nothing: each writes its new generation
@@ -193,7 +209,14 @@ type CompactStats struct {
 //   - So the generation holds nothing beyond the merge of the records of
 //     the keys named, directly or through the lists of the generations
 //     named, after gc here (expired bans made tombstones, old tombstones
-//     and revocations dropped).
+//     and revocations dropped), and of the change records left (younger
+//     than SettleAge, applied here; likewise those a generation named left).
+//   - A change record leaves storage only by a compaction that names it
+//     (or writes no list): one left is not deleted, and is not named. So a
+//     replica that skips the generation still finds each change left,
+//     either in storage as a change record, or named by the generation of
+//     the compaction that folded it, which it reads unless it applied the
+//     change already.
 //   - A replica that applied every key named whole (seen, not short; a key
 //     refused as corrupt is not in seen) holds that merge: by induction on
 //     the order it marked keys seen, a generation it skipped under this
@@ -217,7 +240,7 @@ func (r *Replica) Compact(ctx context.Context) (CompactStats, error) {
 	if err != nil {
 		return cs, err
 	}
-	folded, gens := r.folded(changes, manifests)
+	folded, gens, left := r.folded(changes, manifests, start)
 	// Fold (and gc) the list; write it out.
 	r.publish(newBuilder(r.cur.Load(), r.intern, r.cfg.MaxEntries), true)
 	snap := r.cur.Load()
@@ -263,7 +286,7 @@ func (r *Replica) Compact(ctx context.Context) (CompactStats, error) {
 	r.seen[mk], r.parts[mk] = true, len(parts)
 	// The list held here is now the new generation's, in seen: no orphan.
 	r.orphan = false
-	cs.Entries = n
+	cs.Entries, cs.Left = n, left
 	// Only now delete what was folded: first the changes, then each old
 	// generation, manifest first. A failed delete leaves a duplicate that
 	// the next compaction folds again.
@@ -282,15 +305,20 @@ func (r *Replica) Compact(ctx context.Context) (CompactStats, error) {
 	return cs, errors.Join(errs...)
 }
 
-// folded returns the keys that a compaction after a complete sync that
-// listed changes and manifests folds into its new generation, and then
-// deletes: those applied (seen), the change records first; gens holds the
-// manifests among them.
-func (r *Replica) folded(changes, manifests []string) (folded []string, gens map[string]bool) {
+// folded returns the keys that a compaction at now, after a complete sync
+// that listed changes and manifests, folds into its new generation, and
+// then deletes: those applied (seen), the change records first, and of
+// them only those settled; gens holds the manifests among them; left
+// counts the change records applied but not settled.
+func (r *Replica) folded(changes, manifests []string, now time.Time) (folded []string, gens map[string]bool, left int) {
 	gens = map[string]bool{}
 	for _, k := range changes {
-		if r.seen[k] {
+		switch {
+		case !r.seen[k]:
+		case r.settled(k, now):
 			folded = append(folded, k)
+		default:
+			left++
 		}
 	}
 	for _, k := range manifests {
@@ -299,7 +327,44 @@ func (r *Replica) folded(changes, manifests []string) (folded []string, gens map
 			gens[k] = true
 		}
 	}
-	return folded, gens
+	return folded, gens, left
+}
+
+// settled reports whether the change record k (a full key that list
+// returned) is old enough at now to be folded: the time in its name, the
+// writer's clock when it stored the record, is SettleAge or more before
+// now. The name rather than the record's CreatedAt: it needs no load, and
+// says when the record reached storage, whereas Put keeps a CreatedAt its
+// caller set (an import, a backdated record). Clock skew between writers
+// and compactors is part of SettleAge. A name more than SettleAge ahead
+// of now (a writer's clock that far ahead, or a name not made by newID)
+// is settled too, lest it stay a change record for ever.
+func (r *Replica) settled(k string, now time.Time) bool {
+	if r.cfg.SettleAge < 0 {
+		return true
+	}
+	id := strings.TrimSuffix(path.Base(k), ".json")
+	if len(id) < 19 {
+		return true // not from list, which checks validID
+	}
+	ns, err := strconv.ParseInt(id[:19], 10, 64)
+	if err != nil {
+		return true // past 2262
+	}
+	age := now.UnixNano() - ns
+	return age >= r.cfg.SettleAge.Nanoseconds() || age < -r.cfg.SettleAge.Nanoseconds()
+}
+
+// countSettled counts the change records among changes, the keys of a
+// complete sync's listing, that a compaction at now would fold.
+func (r *Replica) countSettled(changes []string, now time.Time) int {
+	n := 0
+	for _, k := range changes {
+		if r.seen[k] && r.settled(k, now) {
+			n++
+		}
+	}
+	return n
 }
 
 // foldedList returns the manifest's list of the keys folded, relative to

@@ -38,7 +38,7 @@ type Config struct {
 	// compaction turns into one) is kept after its CreatedAt, so that an
 	// older record still in storage cannot bring the ban back. Default
 	// 7 days. It must exceed the worst clock skew between instances plus
-	// the compaction interval.
+	// the compaction interval plus SettleAge.
 	TombstoneTTL time.Duration
 	// RevocationTTL drops a revocation whose Before is older than this:
 	// set it to the longest token lifetime of the configured providers.
@@ -47,6 +47,14 @@ type Config struct {
 	// MaxEntries bounds the keys held; records for new keys beyond it are
 	// refused and counted. Default 4,000,000.
 	MaxEntries int
+	// SettleAge: Compact folds only the change records this old (by the
+	// time in their names, see settled); younger ones stay until a later
+	// compaction. The caller's instances must sync at least this often,
+	// clock skew included: a compaction then folds only changes they all
+	// applied, and they skip reading the new generation. Default 10
+	// minutes (caddyauth bounds sync_interval to 5 minutes: twice that).
+	// Negative: fold every change at once.
+	SettleAge time.Duration
 }
 
 // Replica is one process's copy of the list, kept in step with Storage.
@@ -87,6 +95,9 @@ func NewReplica(st Storage, cfg Config) *Replica {
 	}
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = 4_000_000
+	}
+	if cfg.SettleAge == 0 {
+		cfg.SettleAge = 10 * time.Minute
 	}
 	r := &Replica{st: st, cfg: cfg, intern: map[string]string{},
 		seen: map[string]bool{}, short: map[string]bool{}, bad: map[string]bool{}, parts: map[string]int{},
@@ -253,6 +264,7 @@ type SyncStats struct {
 	Corrupt  []string // keys refused this sync as corrupt or hostile; not read again
 	Overflow int      // records refused because MaxEntries keys are held
 	Changes  int      // change records in storage, not yet compacted
+	Settled  int      // of Changes, those a compaction would fold now: applied, SettleAge old
 	// Skipped counts the new generations not read because this replica
 	// had applied everything they fold.
 	Skipped int
@@ -304,7 +316,7 @@ func (r *Replica) syncLocked(ctx context.Context) (changes, manifests []string, 
 		listed[k] = true
 	}
 	r.prune(listed)
-	st.Changes = len(changes)
+	st.Changes, st.Settled = len(changes), r.countSettled(changes, start)
 	r.lastSync.Store(start.UnixNano())
 	return changes, manifests, st, nil
 }

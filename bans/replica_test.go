@@ -21,10 +21,16 @@ func newClock() *fakeClock {
 	c.n.Store(t0.UnixNano())
 	return c
 }
-func (c *fakeClock) Now() time.Time            { return time.Unix(0, c.n.Add(1000)).UTC() }
-func (c *fakeClock) Advance(d time.Duration)   { c.n.Add(int64(d)) }
-func (c *fakeClock) peek() time.Time           { return time.Unix(0, c.n.Load()).UTC() }
-func replica(s Storage, c *fakeClock) *Replica { return NewReplica(s, Config{Clock: c.Now}) }
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.n.Add(1000)).UTC() }
+func (c *fakeClock) Advance(d time.Duration) { c.n.Add(int64(d)) }
+func (c *fakeClock) peek() time.Time         { return time.Unix(0, c.n.Load()).UTC() }
+
+// replica returns a replica that folds every change at once (SettleAge
+// negative), as the tests of compaction expect; settle_test.go tests the
+// default.
+func replica(s Storage, c *fakeClock) *Replica {
+	return NewReplica(s, Config{Clock: c.Now, SettleAge: -1})
+}
 
 func mustSync(t *testing.T, r *Replica) SyncStats {
 	t.Helper()
