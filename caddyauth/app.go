@@ -36,9 +36,10 @@ const (
 	maxMaxLiveSessions     = 10_000_000
 	// firstSyncTimeout bounds the sync Start waits for.
 	firstSyncTimeout = 15 * time.Second
-	// compactAfter is the number of change records in storage from which an
-	// instance folds them into a snapshot generation; compactEvery spaces
-	// its attempts.
+	// compactAfter is the number of settled change records in storage (ten
+	// minutes old: every instance has read them) from which an instance
+	// folds them into a snapshot generation; compactEvery spaces its
+	// attempts.
 	compactAfter = 1000
 	compactEvery = 10 * time.Minute
 	// staleWarnEvery spaces the Warn logs of a failing sync.
@@ -316,7 +317,7 @@ func (s *banState) syncOnce(ctx context.Context) {
 		s.failing = false
 		log.Info("ban list: sync works again", zap.Int("entries", s.replica.Len()))
 	}
-	compact := err == nil && st.Changes >= compactAfter && now.Sub(s.lastCompact) >= compactEvery
+	compact := err == nil && st.Settled >= compactAfter && now.Sub(s.lastCompact) >= compactEvery
 	if compact {
 		s.lastCompact = now
 	}

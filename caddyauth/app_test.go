@@ -3,6 +3,7 @@ package caddyauth
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -250,5 +251,39 @@ func TestGlobalOption(t *testing.T) {
 	}
 	if err := (&App{}).Validate(); err != nil {
 		t.Errorf("defaults: %v", err)
+	}
+}
+
+// TestSyncCompacts: the sync loop folds change records into a snapshot once
+// compactAfter of them are settled, and the list stays the same.
+func TestSyncCompacts(t *testing.T) {
+	st := &memStorage{m: map[string][]byte{}}
+	now := time.Now()
+	clock := func() time.Time { return now }
+	writer := newBanState(st, 100_000, defaultRevocationTTL, 10, clock)
+	ctx := context.Background()
+	for i := range compactAfter {
+		if err := writer.replica.Ban(ctx, "seayoo", fmt.Sprint(i), time.Time{}, "", "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	changes := func() int {
+		keys, _ := st.List(ctx, "gameauth/bans/changes", false)
+		return len(keys)
+	}
+	s := newBanState(st, 100_000, defaultRevocationTTL, 10, clock)
+	s.syncOnce(ctx)
+	if n := changes(); n != compactAfter {
+		t.Fatalf("young changes compacted: %d left, want %d", n, compactAfter)
+	}
+	now = now.Add(11 * time.Minute) // settled: every instance has read them
+	s.syncOnce(ctx)
+	if n := changes(); n != 0 {
+		t.Errorf("%d change records left after a compaction, want 0", n)
+	}
+	fresh := newBanState(st, 100_000, defaultRevocationTTL, 10, clock)
+	fresh.syncOnce(ctx)
+	if fresh.replica.Len() != compactAfter || fresh.replica.Check("seayoo", "7", time.Time{}, now).Verdict.String() == "ok" {
+		t.Errorf("after compaction a fresh replica holds %d entries and player 7 is %v", fresh.replica.Len(), fresh.replica.Check("seayoo", "7", time.Time{}, now).Verdict)
 	}
 }
