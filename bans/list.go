@@ -208,15 +208,18 @@ func (s *snapshot) len() int {
 
 // all calls f on every key and its slot.
 func (s *snapshot) all(f func(key, *slot) bool) {
-	for k, sl := range s.over {
+	var sl slot // one variable for every entry: &sl escapes to f
+	for k, v := range s.over {
+		sl = v
 		if !f(k, &sl) {
 			return
 		}
 	}
-	for k, sl := range s.base {
+	for k, v := range s.base {
 		if _, ok := s.over[k]; ok {
 			continue
 		}
+		sl = v
 		if !f(k, &sl) {
 			return
 		}

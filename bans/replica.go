@@ -127,7 +127,8 @@ func (r *Replica) Records() iter.Seq[Record] {
 	return func(yield func(Record) bool) {
 		var buf []Record
 		snap.all(func(k key, s *slot) bool {
-			for _, rec := range s.records(buf[:0], k) {
+			buf = s.records(buf[:0], k) // reuse its backing array
+			for _, rec := range buf {
 				if rec.Op != OpUnban && !yield(rec) {
 					return false
 				}

@@ -316,6 +316,11 @@ func (a *adminAPI) put(w http.ResponseWriter, r *http.Request, rec bans.Record, 
 	if err != nil {
 		return err
 	}
+	if s.replica.Full() && !s.replica.Holds(rec.Provider, rec.Subject) {
+		// The record would be stored but not enforced here (nor by any
+		// instance with the same max_entries).
+		return adminErr(http.StatusInsufficientStorage, "the ban list holds max_entries players: raise max_entries in the gameauth global option")
+	}
 	// A client that goes away must not cut a store short.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), adminStoreTime)
 	defer cancel()

@@ -25,7 +25,10 @@ type adminCaddy struct {
 }
 
 // startAdminCaddy starts the in-process Caddy for a test.
-func startAdminCaddy(t *testing.T) adminCaddy {
+func startAdminCaddy(t *testing.T) adminCaddy { t.Helper(); return startAdminCaddyApp(t, `{}`) }
+
+// startAdminCaddyApp is startAdminCaddy with the gameauth app's JSON.
+func startAdminCaddyApp(t *testing.T, app string) adminCaddy {
 	t.Helper()
 	c := adminCaddy{dir: t.TempDir()}
 	c.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -37,9 +40,9 @@ func startAdminCaddy(t *testing.T) adminCaddy {
 	"admin": {"listen": %q, "config": {"persist": false}},
 	"logging": {"logs": {"default": {"writer": {"output": "discard"}}}},
 	"storage": {"module": "file_system", "root": %s},
-	"apps": {"http": {"servers": {"s": {"listen": ["127.0.0.1:%d"], "routes": [{"handle": [
+	"apps": {"gameauth": %s, "http": {"servers": {"s": {"listen": ["127.0.0.1:%d"], "routes": [{"handle": [
 		{"handler": "gameauth", "verifiers": [{"verifier": "seayoo", "secret": %q, "game_id": %q}]},
-		{"handler": "static_response", "body": "ok"}]}]}}}}}`, c.addr, dir, sitePort, seayooSecret, seayooGame))
+		{"handler": "static_response", "body": "ok"}]}]}}}}}`, c.addr, dir, app, sitePort, seayooSecret, seayooGame))
 	return c
 }
 
@@ -344,5 +347,30 @@ func TestAdminCommand(t *testing.T) {
 	}
 	if _, err := runBanCommand(t, "127.0.0.1:1", "list"); err == nil {
 		t.Error("no admin listener: no error")
+	}
+}
+
+// TestAdminFull: once the list holds max_entries players, a ban of another
+// player is refused (507) and nothing is stored, since no instance would
+// enforce it; changes to players it holds still go through.
+func TestAdminFull(t *testing.T) {
+	c := startAdminCaddyApp(t, `{"max_entries": 2}`)
+	for _, sub := range []string{"a", "b"} {
+		if r := c.api(t, "POST", "/gameauth/bans", `{"provider":"seayoo","subject":"`+sub+`"}`); r.status != 201 {
+			t.Fatalf("ban %s: %d %s", sub, r.status, r.body)
+		}
+	}
+	before := c.changes(t)
+	if r := c.api(t, "POST", "/gameauth/bans", `{"provider":"seayoo","subject":"c"}`); r.status != 507 || !strings.Contains(r.body, "max_entries") {
+		t.Errorf("ban beyond max_entries: %d %s, want 507 naming max_entries", r.status, r.body)
+	}
+	if n := c.changes(t); n != before {
+		t.Errorf("%d change records after a refused ban, want %d", n, before)
+	}
+	if r := c.api(t, "DELETE", "/gameauth/bans/seayoo/a", ""); r.status != 200 {
+		t.Errorf("unban of a held player while full: %d %s", r.status, r.body)
+	}
+	if r := c.api(t, "POST", "/gameauth/revocations", `{"provider":"seayoo","subject":"b"}`); r.status != 201 {
+		t.Errorf("revocation of a held player while full: %d %s", r.status, r.body)
 	}
 }
