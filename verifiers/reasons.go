@@ -83,6 +83,14 @@ const (
 	// ReasonBanned: the player is banned (Retry-After says when the ban
 	// ends, if it does).
 	ReasonBanned = "banned"
+	// ReasonMinorPlayTime: a minor outside the play window the route's
+	// minors rule allows (Retry-After says when the next one opens, if one
+	// is known); also what ends a minor's live connections at the window's
+	// end.
+	ReasonMinorPlayTime = "minor play time"
+	// ReasonAgeUnknown: the token gives no age (or 0) and the route's
+	// minors rule refuses players of unknown age.
+	ReasonAgeUnknown = "age unknown"
 
 	// Refused with ErrUnavailable (503) or ErrBadGateway (502).
 
@@ -124,6 +132,7 @@ var reasons = [...]string{
 	ReasonTokenRevoked,
 	ReasonWrongRoom, ReasonPublishNotAllowed, ReasonStreamNotAllowed, ReasonNoRoomInRequest,
 	ReasonNoStreamInRequest, ReasonAmbiguousPath, ReasonClaimRuleFailed, ReasonBanned,
+	ReasonMinorPlayTime, ReasonAgeUnknown,
 	ReasonTooManyCalls, ReasonRateLimited, ReasonUpstreamTimeout, ReasonUpstreamUnreachable,
 	ReasonUpstreamError, ReasonUpstreamRejected, ReasonCancelled, ReasonClosed,
 	ReasonBanListUnavailable, ReasonTooManyLiveSessions, ReasonInternal,
