@@ -47,6 +47,7 @@ func parseGameauth(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) 
 //		optional
 //		skip_preflight
 //		forward_token on|off
+//		minors { ... }
 //	}
 //
 // Verifiers (the modules of http.gameauth.verifiers, by name) may repeat
@@ -106,6 +107,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.Sources = append(h.Sources, TokenSource{From: strings.TrimPrefix(name, "from_"), Name: v})
+		case "minors":
+			if h.Minors != nil {
+				return d.Err("duplicate minors")
+			}
+			m, err := parseMinors(d)
+			if err != nil {
+				return err
+			}
+			h.Minors = m
 		case "header_prefix":
 			if seenPrefix {
 				return d.Err("duplicate header_prefix")

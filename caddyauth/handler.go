@@ -120,6 +120,15 @@ type Handler struct {
 	// Default: true.
 	ForwardToken *bool `json:"forward_token,omitempty"`
 
+	// Minors, when set, lets a minor (a verified age below its adult_age)
+	// through only inside the play window: outside it the request is
+	// refused with 403 minor play time and Retry-After to the next window;
+	// inside it, the window's end ends the player's live connections and
+	// caps the tokens gameauth_issuer mints for them. It also gives the
+	// {http.auth.user.age_band} placeholder (and X-Auth-Age-Band with
+	// claim_headers age_band). Default: none (no play-time rule).
+	Minors *MinorsPolicy `json:"minors,omitempty"`
+
 	verifiers   []TokenVerifier
 	providers   []string // module names of verifiers, for metrics and logs
 	provMetrics []providerMetrics
@@ -129,6 +138,7 @@ type Handler struct {
 	names       *claimNames
 	hdrProv     string           // X-Auth-Provider in the configured prefix
 	hdrUser     string           // X-Auth-User-Id in the configured prefix
+	hdrBand     string           // X-Auth-Age-Band when minors is set and claim_headers asks; else ""
 	claimSet    []string         // the claims of claim_headers; nil: every claim (all)
 	headers     []HeaderTemplate // canonical names
 	stripToken  bool
@@ -188,6 +198,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if err == nil {
 		err = h.rules.check(vi, r, &id, repl)
 	}
+	// The minors rule comes after the route's requirements: a request the
+	// route refuses anyway is told why, and Retry-After is only sent when
+	// waiting for the window helps.
+	var age ageVerdict
+	if err == nil && h.Minors != nil {
+		age, err = h.Minors.check(&id)
+	}
 	if vi >= 0 {
 		h.provMetrics[vi].observe(err, start)
 	}
@@ -201,11 +218,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if h.stripToken {
 		h.removeTokens(r)
 	}
-	h.inject(r, repl, &id)
+	h.inject(r, repl, &id, &age)
 	// A WebSocket or event stream is tracked so that it ends when the
-	// token expires or the player is banned or revoked.
+	// token expires, the player is banned or revoked, or a minor's play
+	// window ends.
 	w, r, done, err := h.bans.live.track(w, r, sessionInfo{Provider: id.Provider, Subject: id.Subject,
-		IssuedAt: id.IssuedAt, Expires: id.Expires})
+		IssuedAt: id.IssuedAt, Expires: id.Expires, Deadline: age.until, DeadlineReason: verifiers.ReasonMinorPlayTime})
 	if err != nil {
 		clearIdentity(repl, r.Header)
 		return h.refuse(w, r, repl, err, token, h.providers[vi])

@@ -71,6 +71,11 @@ func (h *Handler) provisionCommon(ctx caddy.Context) error {
 	}
 	h.rules = newRequirements(h.verifiers, require)
 	h.stripToken = h.ForwardToken != nil && !*h.ForwardToken
+	if h.Minors != nil {
+		if err := h.Minors.provision(h.logger); err != nil {
+			return err
+		}
+	}
 	h.metrics = newHandlerMetrics(ctx)
 	h.provMetrics = h.provMetrics[:0]
 	for _, p := range h.providers {
@@ -89,6 +94,7 @@ func (h *Handler) provisionCommon(ctx caddy.Context) error {
 	h.names = newClaimNames(h.HeaderPrefix)
 	h.hdrProv = http.CanonicalHeaderKey(h.HeaderPrefix + "Provider")
 	h.hdrUser = http.CanonicalHeaderKey(h.HeaderPrefix + "User-Id")
+	h.hdrBand = ""
 	h.claimSet = []string{}
 	for _, c := range h.ClaimHeaders {
 		switch c {
@@ -100,6 +106,9 @@ func (h *Handler) provisionCommon(ctx caddy.Context) error {
 				h.claimSet = append(h.claimSet, c)
 			}
 		}
+	}
+	if h.Minors != nil && (h.claimSet == nil || slices.Contains(h.claimSet, ageBandClaim)) {
+		h.hdrBand = h.names.add(ageBandClaim)
 	}
 	return nil
 }
@@ -156,6 +165,9 @@ func (h *Handler) Validate() error {
 		}
 		if slices.Contains(h.ClaimHeaders[:i], c) {
 			return fmt.Errorf("gameauth: claim_headers: %q is named twice", c)
+		}
+		if c == ageBandClaim && h.Minors == nil {
+			return errNoMinors
 		}
 	}
 	for _, s := range h.sources {

@@ -3,6 +3,7 @@ package caddyauth
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -19,6 +20,10 @@ type identitySlot struct {
 	id  verifiers.Identity
 	set bool
 	by  *Handler // the handler that set the identity headers of id
+	// With a minors block: the age band, and a minor's play window end,
+	// the latest expiry of the tokens gameauth_issuer mints (zero: none).
+	band  string
+	until time.Time
 }
 
 // slotKey is the replacer variable under which a request's *identitySlot
@@ -67,13 +72,19 @@ func clearIdentity(repl *caddy.Replacer, hdr http.Header) {
 	}
 }
 
-// setIdentity makes id the request's identity.
-func setIdentity(repl *caddy.Replacer, id *verifiers.Identity, by *Handler) {
+// setIdentity makes id the request's identity, with no age band or play
+// window end, and returns the slot.
+func setIdentity(repl *caddy.Replacer, id *verifiers.Identity, by *Handler) *identitySlot {
 	s := slotOf(repl, true)
-	s.id, s.set, s.by = *id, true, by
+	*s = identitySlot{id: *id, set: true, by: by}
+	return s
 }
 
 const userPlaceholderPrefix = "http.auth.user."
+
+// ageBandClaim is the name of the age band: {http.auth.user.age_band}, and
+// X-Auth-Age-Band with claim_headers age_band.
+const ageBandClaim = "age_band"
 
 // identityPlaceholder reports whether a placeholder name is the verified
 // identity or an environment variable: the only values a header line or an
@@ -101,6 +112,11 @@ func (s *identitySlot) lookup(key string) (any, bool) {
 		return s.id.Subject, true
 	case "provider":
 		return s.id.Provider, true
+	case ageBandClaim:
+		// The band of the minors block, never a claim of the same name.
+		if s.band != "" {
+			return s.band, true
+		}
 	}
 	for _, c := range s.id.Claims {
 		if c.Name == name && usableClaim(c) {

@@ -21,10 +21,11 @@ type HeaderTemplate struct {
 	Value string `json:"value"`
 }
 
-// inject sets the verified identity headers and placeholders.
-func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, id *verifiers.Identity) {
+// inject sets the verified identity headers and placeholders, and with a
+// minors block the age band and the play window end of age.
+func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, id *verifiers.Identity, age *ageVerdict) {
 	// One backing array for every header value: a single allocation.
-	vals := make([]string, 2, 2+len(id.Claims))
+	vals := make([]string, 2, 3+len(id.Claims))
 	vals[0], vals[1] = id.Provider, id.Subject
 	r.Header[h.hdrProv] = vals[0:1:1]
 	r.Header[h.hdrUser] = vals[1:2:2]
@@ -43,7 +44,17 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, id *verifiers.Id
 	}
 	// The {http.auth.user.*} placeholders are answered lazily from the
 	// identity instead of being copied into the replacer one by one.
-	setIdentity(repl, id, h)
+	s := setIdentity(repl, id, h)
+	if h.Minors != nil {
+		s.band, s.until = age.band.String(), age.until
+		if h.hdrBand != "" {
+			// Set after the claims: a claim of the same name never
+			// speaks for the band.
+			vals = append(vals, s.band)
+			n := len(vals)
+			r.Header[h.hdrBand] = vals[n-1 : n : n]
+		}
+	}
 	for _, t := range h.headers {
 		v := repl.ReplaceAll(t.Value, "")
 		if v != "" && validHeaderValue(v) {
@@ -58,6 +69,9 @@ func (h *Handler) inject(r *http.Request, repl *caddy.Replacer, id *verifiers.Id
 func (h *Handler) uninject(hdr http.Header, id *verifiers.Identity) {
 	delete(hdr, h.hdrProv)
 	delete(hdr, h.hdrUser)
+	if h.hdrBand != "" {
+		delete(hdr, h.hdrBand)
+	}
 	names := h.names.load()
 	for _, c := range id.Claims {
 		key, ok := names[c.Name]

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -228,9 +229,18 @@ func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cadd
 	// The gameauth handler before this one checked the ban list on this
 	// request; check again, so that an issuer never mints for a banned
 	// player whatever the route's order.
+	var notAfter time.Time
 	if s := slotOf(repl, false); s != nil && s.set {
 		if err := h.bans.admit(&s.id); err != nil {
 			return h.refuseListed(w, repl, err)
+		}
+		// A minor's token expires no later than the play window the
+		// gameauth handler found them in.
+		if m := s.by.minors(); m != nil && !s.until.IsZero() {
+			if now := m.now(); s.until.Sub(now) < time.Second {
+				return h.refuseListed(w, repl, m.refuseNear(now))
+			}
+			notAfter = s.until
 		}
 	}
 
@@ -238,7 +248,7 @@ func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cadd
 	if err != nil {
 		return h.badRequest(w, repl, err)
 	}
-	req := issuers.Request{UserID: user, StreamIDs: tr.StreamIDs, Publish: tr.Publish}
+	req := issuers.Request{UserID: user, StreamIDs: tr.StreamIDs, Publish: tr.Publish, NotAfter: notAfter}
 	if h.policyPath && !plainPath(r) {
 		// A rooms or allow_streams template reads the path, which Caddy's
 		// matchers read cleaned: "/tok/private/..%2Fpublic-7" matches
