@@ -24,8 +24,10 @@ import (
 //   - A WebSocket over HTTP/1.1: the client connection that reverse_proxy
 //     hijacks is wrapped (live_ws.go), so that every byte to the client goes
 //     through the session; at the end a close frame (1008, the reason) is
-//     written at a frame boundary, then the connection is closed and the
-//     request's context cancelled, which closes the backend connection.
+//     written at a frame boundary and the request's context cancelled,
+//     which closes the backend connection; the client connection is
+//     half-closed and lingers until the client has read the close frame
+//     (liveLinger), then it is closed.
 //   - A WebSocket over HTTP/2 (RFC 8441 extended CONNECT) or HTTP/3: the
 //     same, through the ResponseWriter's Write, then Flush; the stream ends
 //     when the handler returns, which the cancelled context brings about.
@@ -41,6 +43,35 @@ import (
 // liveFallback is how long a close waits for the frame in progress to
 // complete before it closes the connection without a close frame.
 const liveFallback = 2 * time.Second
+
+// A hijacked connection is not closed as soon as its close frame is
+// written: closing a TCP socket with unread input makes the kernel answer
+// with a reset, which discards what is still queued for the client (the
+// frames before the close frame, and the close frame itself) when the
+// client is behind in reading while it is still sending. As net/http does
+// when it ends a connection early (closeWriteAndWait, after RFC 9112
+// §9.6), the connection is half-closed instead (the client reads EOF after
+// the close frame), and its input read and discarded until the client's
+// close frame, its EOF, or liveLinger, whichever comes first; only then is
+// it closed. The session, and the backend connection, end at once all the
+// same: only the client's socket lingers, in one goroutine (liveConn.drain)
+// that ends by liveLinger.
+//
+// liveLingerBytes bounds what is read: beyond it nothing more is read, and
+// the connection is closed at liveLinger (the client, its sends blocked,
+// can still read what we queued). It is about what a client that answers
+// our close frame at once can have queued ahead of its own on Linux, where
+// the socket buffers of both ends grow to several MiB (8 MB on loopback in
+// internal/cluster's TestClusterWebSocketCloseUnderBacklog), with room to
+// spare.
+//
+// Over TLS the half-close sends a close_notify alert, which crypto/tls
+// allows 5 s to write: a client that neither reads nor lets it through
+// holds the connection that long.
+const (
+	liveLinger      = 3 * time.Second
+	liveLingerBytes = 16 << 20
+)
 
 // errTooManyLiveSessions refuses a live session beyond max_live_sessions.
 var errTooManyLiveSessions = &verifiers.Error{Kind: verifiers.ErrUnavailable,
@@ -150,9 +181,11 @@ type liveRegistry struct {
 	m   *liveMetrics
 
 	// Injectable for tests.
-	now       func() time.Time
-	afterFunc func(time.Duration, func()) liveTimer
-	fallback  time.Duration
+	now         func() time.Time
+	afterFunc   func(time.Duration, func()) liveTimer
+	fallback    time.Duration
+	linger      time.Duration
+	lingerBytes int64
 
 	mu      sync.Mutex
 	n       int
@@ -163,12 +196,14 @@ type liveRegistry struct {
 // counted in m.
 func newLiveRegistry(limit int, m *liveMetrics) *liveRegistry {
 	return &liveRegistry{
-		max:       max(limit, 1),
-		m:         m,
-		now:       time.Now,
-		afterFunc: func(d time.Duration, f func()) liveTimer { return time.AfterFunc(d, f) },
-		fallback:  liveFallback,
-		players:   make(map[liveKey]*livePlayer),
+		max:         max(limit, 1),
+		m:           m,
+		now:         time.Now,
+		afterFunc:   func(d time.Duration, f func()) liveTimer { return time.AfterFunc(d, f) },
+		fallback:    liveFallback,
+		linger:      liveLinger,
+		lingerBytes: liveLingerBytes,
+		players:     make(map[liveKey]*livePlayer),
 	}
 }
 

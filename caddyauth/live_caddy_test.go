@@ -19,6 +19,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	"github.com/gameauth/caddy-gameauth/verifiers"
 )
 
 // The live sessions through a real Caddy: a probe handler tracks each
@@ -250,4 +252,166 @@ func startLiveCaddy(t *testing.T, l *liveRegistry, wsAddr, sseAddr string) strin
 	}
 	t.Cleanup(func() { _ = caddy.Stop() })
 	return addr
+}
+
+// wsFlood sends masked binary frames of size bytes on c until stop is
+// called or a write fails; failed then receives when. stop cuts a write in
+// progress short and waits for the goroutine to end.
+func wsFlood(c net.Conn, size int) (failed <-chan time.Time, stop func()) {
+	frame := wsTestFrame(2, bytes.Repeat([]byte{'f'}, size), []byte{1, 2, 3, 4}, false)
+	quit, fail, done := make(chan struct{}), make(chan time.Time, 1), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			if _, err := c.Write(frame); err != nil {
+				fail <- time.Now()
+				return
+			}
+		}
+	}()
+	return fail, func() {
+		close(quit)
+		_ = c.SetWriteDeadline(time.Now())
+		<-done
+	}
+}
+
+// closedBy waits until a write on c fails, writing a masked ping every
+// 10 ms (after the peer closes, a write brings a reset, which fails a
+// later one), for at most bound; it returns when it failed, or the zero
+// time.
+func closedBy(c net.Conn, bound time.Duration) time.Time {
+	ping := wsTestFrame(9, nil, []byte{1, 2, 3, 4}, false)
+	_ = c.SetWriteDeadline(time.Now().Add(bound))
+	defer c.SetWriteDeadline(time.Time{})
+	for end := time.Now().Add(bound); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if _, err := c.Write(ping); err != nil {
+			return time.Now()
+		}
+	}
+	return time.Time{}
+}
+
+// TestLiveCaddyLinger: after its close frame, a hijacked connection is
+// half-closed and lingers: the client reads the frames queued before the
+// close frame, the close frame and EOF even when it was sending all along
+// (closing a socket with unread input would reset it, dropping them), and
+// the connection is closed when the client's close frame comes, or at the
+// linger bound, however much the client sends; the session (and the
+// backend) end at once all the same.
+func TestLiveCaddyLinger(t *testing.T) {
+	// Each subtest tracks in a registry of its own, with its bounds.
+	registry := func(linger time.Duration, limit int64) *liveRegistry {
+		l, _ := testRegistry(t, 10)
+		l.linger, l.lingerBytes = linger, limit
+		liveProbeRegistry.Store(l)
+		return l
+	}
+	wsAddr := wsUpstream(t, func(c net.Conn, br *bufio.Reader) {
+		_, p, err := readWSFrame(br, true)
+		if err != nil {
+			return
+		}
+		if string(p) == "stream" {
+			// Stream frames as fast as they go, and read no more: what the
+			// client sends piles up in Caddy.
+			f := wsTestFrame(2, bytes.Repeat([]byte{'s'}, 32<<10), nil, false)
+			for {
+				if _, err := c.Write(f); err != nil {
+					return
+				}
+			}
+		}
+		c.Write(wsTestFrame(1, p, nil, false))
+		wsEcho(nil, nil)(c, br)
+	})
+	addr := startLiveCaddy(t, registry(liveLinger, liveLingerBytes), wsAddr, wsAddr)
+
+	t.Run("backlog", func(t *testing.T) {
+		l := registry(5*time.Second, liveLingerBytes)
+		c, _ := dialWS(t, addr, "b1")
+		c.c.SetDeadline(time.Now().Add(20 * time.Second))
+		c.send(t, "stream")
+		failed, stop := wsFlood(c.c, 16<<10)
+		time.Sleep(300 * time.Millisecond) // backlogs both ways
+		l.recheck(banned("b1"))
+		time.Sleep(300 * time.Millisecond) // the close waits for the client to read
+		data := c.expectClose(t, verifiers.ReasonBanned)
+		for i, d := range data {
+			if len(d) != 32<<10 {
+				t.Fatalf("frame %d of %d before the close: %d bytes", i, len(data), len(d))
+			}
+		}
+		select {
+		case at := <-failed:
+			t.Fatalf("the client's sending failed at %s", at.Format("15:04:05.000"))
+		default:
+		}
+		t.Logf("%d frames of 32 KiB before the close frame", len(data))
+		stop()
+	})
+
+	t.Run("client close", func(t *testing.T) {
+		l := registry(10*time.Second, liveLingerBytes)
+		c, _ := dialWS(t, addr, "c1")
+		c.send(t, "hi")
+		c.expect(t, "hi")
+		l.recheck(banned("c1"))
+		c.expectClose(t, verifiers.ReasonBanned)
+		waitFor(t, "session done", func() bool { return sessionOf(l, "c1") == nil })
+		time.Sleep(100 * time.Millisecond)
+		if at := closedBy(c.c, 300*time.Millisecond); !at.IsZero() {
+			t.Fatal("connection closed before the client's close frame, or the linger bound")
+		}
+		sent := time.Now()
+		if _, err := c.c.Write(wsTestFrame(wsOpClose, []byte{0x03, 0xf0}, []byte{5, 6, 7, 8}, false)); err != nil {
+			t.Fatal(err)
+		}
+		at := closedBy(c.c, 5*time.Second)
+		if at.IsZero() {
+			t.Fatal("connection not closed within 5s of the client's close frame (linger bound 10s)")
+		}
+		t.Logf("closed %s after the client's close frame", at.Sub(sent).Round(time.Millisecond))
+	})
+
+	for _, tc := range []struct {
+		name  string
+		bytes int64
+		flood int // frame size; 0: pings
+	}{
+		{"bound", liveLingerBytes, 0},
+		{"bytes bound", 64 << 10, 16 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const linger = 700 * time.Millisecond
+			l := registry(linger, tc.bytes)
+			c, _ := dialWS(t, addr, "d1")
+			c.send(t, "hi")
+			c.expect(t, "hi")
+			ended := time.Now()
+			l.recheck(banned("d1"))
+			c.expectClose(t, verifiers.ReasonBanned)
+			var at time.Time
+			if tc.flood > 0 {
+				_ = c.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+				failed, stop := wsFlood(c.c, tc.flood)
+				select {
+				case at = <-failed:
+				case <-time.After(10 * time.Second):
+				}
+				stop()
+			} else {
+				at = closedBy(c.c, 10*time.Second)
+			}
+			if d := at.Sub(ended); at.IsZero() || d < linger-100*time.Millisecond || d > linger+3*time.Second {
+				t.Fatalf("closed %s after the end, want about the linger bound %s", d, linger)
+			}
+			t.Logf("closed %s after the end", at.Sub(ended).Round(time.Millisecond))
+		})
+	}
 }

@@ -3,18 +3,24 @@ package caddyauth
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // The server→client side of a tracked WebSocket: every byte written to the
 // client goes through a liveStream, which follows the frame boundaries so
-// that a close frame is never written in the middle of a frame.
+// that a close frame is never written in the middle of a frame. Over
+// HTTP/1.1 the client→server side goes through its liveConn too, which
+// follows the client's frames, so that after our close frame the
+// connection can linger until the client's (see liveLinger).
 
 // Where a liveStream's frames go.
 const (
@@ -66,7 +72,7 @@ func (s *liveStream) end(reason string) {
 	case s.finished.Load() || s.released.Load():
 		s.stopFallback()
 	case s.mode == streamIdle || s.tr.state == wsBroken:
-		s.finish()
+		s.finish(false)
 	case s.tr.boundary():
 		s.finishLocked(reason)
 	default:
@@ -96,7 +102,7 @@ func (s *liveStream) writeLocked(p []byte) (int, error) {
 	}
 	k := s.tr.feed(p, true)
 	if s.tr.state == wsBroken {
-		s.finish()
+		s.finish(false)
 		return 0, net.ErrClosed
 	}
 	n, err := s.out(p[:k])
@@ -104,7 +110,7 @@ func (s *liveStream) writeLocked(p []byte) (int, error) {
 		err = io.ErrShortWrite
 	}
 	if err != nil {
-		s.finish()
+		s.finish(false)
 		return n, err
 	}
 	if s.tr.boundary() {
@@ -119,24 +125,33 @@ func (s *liveStream) writeLocked(p []byte) (int, error) {
 // finishLocked writes the close frame, unless the upstream sent one
 // already, and finishes. At a frame boundary, under mu.
 func (s *liveStream) finishLocked(reason string) {
-	if !s.tr.sawClose && !s.released.Load() {
+	sent := s.tr.sawClose
+	if !sent && !s.released.Load() {
 		var buf [wsMaxCloseFrame]byte
-		if _, err := s.out(appendCloseFrame(buf[:0], reason)); err == nil && s.mode == streamWriter {
+		_, err := s.out(appendCloseFrame(buf[:0], reason))
+		sent = err == nil
+		if sent && s.mode == streamWriter {
 			_ = http.NewResponseController(s.rw).Flush()
 		}
 	}
-	s.finish()
+	s.finish(sent)
 }
 
-// finish ends the stream without writing: it closes the hijacked
-// connection, if any, and cancels the request. Once.
-func (s *liveStream) finish() {
+// finish ends the stream without writing more and cancels the request
+// (reverse_proxy then closes the backend connection). The hijacked
+// connection, if any, lingers when a close frame went out (see liveLinger);
+// otherwise it is closed at once. Once.
+func (s *liveStream) finish(closeFrameSent bool) {
 	if !s.finished.CompareAndSwap(false, true) {
 		return
 	}
 	s.stopFallback()
 	if c := s.hijacked.Load(); c != nil {
-		_ = c.Conn.Close()
+		if closeFrameSent {
+			c.linger(s.reg.linger, s.reg.lingerBytes)
+		} else {
+			_ = c.Conn.Close()
+		}
 	}
 	s.cancel()
 }
@@ -144,7 +159,7 @@ func (s *liveStream) finish() {
 // abort is the fallback: the frame in progress did not complete in time.
 func (s *liveStream) abort() {
 	if !s.released.Load() {
-		s.finish()
+		s.finish(false)
 	}
 }
 
@@ -249,27 +264,183 @@ func (w *liveWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		}
 	}
 	lc := &liveConn{Conn: c, s: s}
-	s.mu.Lock()
-	if !s.saw101 {
-		s.tr.state = wsHead
-	}
-	s.conn, s.mode = c, streamConn
-	s.mu.Unlock()
 	if brw != nil {
+		// What the client sent after the request head and the server read
+		// already: reverse_proxy passes it on without reading it from lc.
+		if n := brw.Reader.Buffered(); n > 0 {
+			b, _ := brw.Reader.Peek(n)
+			lc.in.feed(b, false)
+		}
 		brw.Writer.Reset(lc)
 	}
-	s.hijacked.Store(lc)
+	s.mu.Lock()
 	if s.finished.Load() {
+		// Ended before the upgrade: no frame, no linger.
 		_ = c.Close()
+	} else {
+		if !s.saw101 {
+			s.tr.state = wsHead
+		}
+		s.conn, s.mode = c, streamConn
+		s.hijacked.Store(lc)
 	}
+	s.mu.Unlock()
 	return lc, brw, nil
 }
 
 // liveConn is a hijacked client connection whose writes go through its
 // liveStream. It has no ReadFrom, so that io.Copy writes through Write.
+//
+// Once a close frame went out it lingers (liveLinger): one goroutine,
+// drain, half-closes it, reads and discards the client's input, then
+// closes it. It is then the connection's only reader: Read, which the
+// tunnel to the backend calls, returns net.ErrClosed from the end of the
+// stream on, and drain cuts a Read in progress short with a read
+// deadline, waits for it (rmu) and sets drained, after which Read reads
+// no more. Close leaves a lingering connection to drain.
 type liveConn struct {
 	net.Conn
 	s *liveStream
+
+	rmu     sync.Mutex // held by Read while it reads Conn
+	in      wsTracker  // the client's frames read so far; Read's under rmu, then drain's
+	drained bool       // drain reads Conn from now on; under rmu
+
+	cmu       sync.Mutex
+	lingering bool // drain closes Conn
+	closed    bool // Close closed Conn
+}
+
+// Read reads the client's frames for the tunnel, following them. Once the
+// stream is finished it reads no more and returns net.ErrClosed, and what
+// a read in progress then got is dropped (the backend is being closed):
+// the tunnel ends, its copy to the backend included.
+func (c *liveConn) Read(p []byte) (int, error) {
+	if c.s.finished.Load() {
+		return 0, net.ErrClosed
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.drained || c.s.finished.Load() {
+		return 0, net.ErrClosed
+	}
+	n, err := c.Conn.Read(p)
+	c.in.feed(p[:n], false)
+	if c.s.finished.Load() {
+		return 0, net.ErrClosed
+	}
+	return n, err
+}
+
+// Close closes the connection, unless it lingers: drain closes it then.
+// reverse_proxy closes the client connection when the tunnel ends, which
+// the end of the stream brings about at once.
+func (c *liveConn) Close() error {
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	if c.lingering {
+		return nil
+	}
+	c.closed = true
+	return c.Conn.Close()
+}
+
+// SetDeadline sets the connection's deadlines, until the stream is
+// finished: then drain's bounds the linger.
+func (c *liveConn) SetDeadline(t time.Time) error {
+	if c.s.finished.Load() {
+		return net.ErrClosed
+	}
+	return c.Conn.SetDeadline(t)
+}
+
+// SetReadDeadline is SetDeadline for reads.
+func (c *liveConn) SetReadDeadline(t time.Time) error {
+	if c.s.finished.Load() {
+		return net.ErrClosed
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+// linger starts drain, for at most d reading at most limit bytes, unless
+// the connection was closed already.
+func (c *liveConn) linger(d time.Duration, limit int64) {
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	if c.closed || c.lingering {
+		return
+	}
+	c.lingering = true
+	go c.drain(time.Now().Add(d), limit)
+}
+
+// drain half-closes the connection, so that the client reads our close
+// frame and then EOF, and reads and discards what the client sends until
+// its close frame, its EOF, an error or the deadline; beyond limit bytes
+// it reads no more and waits for the deadline. Then it closes the
+// connection: with no input left unread, the kernel sends what it still
+// holds for the client and a FIN rather than a reset.
+func (c *liveConn) drain(deadline time.Time, limit int64) {
+	defer c.Conn.Close()
+	if closeWrite(c.Conn) != nil {
+		return
+	}
+	// Cut short a Read in progress, then read in its place.
+	_ = c.Conn.SetReadDeadline(time.Now())
+	c.rmu.Lock()
+	c.drained = true
+	c.rmu.Unlock()
+	if c.in.sawClose {
+		return
+	}
+	buf := make([]byte, 8<<10)
+	for read := int64(0); read < limit; {
+		if c.Conn.SetReadDeadline(deadline) != nil {
+			return
+		}
+		n, err := c.Conn.Read(buf[:min(int64(len(buf)), limit-read)])
+		read += int64(n)
+		c.in.feed(buf[:n], false)
+		if err != nil || c.in.sawClose {
+			return
+		}
+	}
+	time.Sleep(time.Until(deadline))
+}
+
+// closeWriter is a connection whose writing side can be shut down.
+type closeWriter interface{ CloseWrite() error }
+
+// closeWrite shuts down the writing side of a hijacked connection: over
+// TLS a close_notify alert, then, if it can, the connection under it;
+// otherwise the first connection that can, unwrapping (NetConn) down.
+func closeWrite(c net.Conn) error {
+	notified := false // a TLS close_notify went out
+	for range 8 {
+		switch x := c.(type) {
+		case *tls.Conn:
+			if err := x.CloseWrite(); err != nil {
+				return err
+			}
+			notified, c = true, x.NetConn()
+		case closeWriter:
+			if err := x.CloseWrite(); err != nil && !notified {
+				return err
+			}
+			return nil
+		case interface{ NetConn() net.Conn }:
+			c = x.NetConn()
+		default:
+			if notified {
+				return nil
+			}
+			return errors.ErrUnsupported
+		}
+	}
+	if notified {
+		return nil
+	}
+	return errors.ErrUnsupported
 }
 
 // Write writes frames to the client through the stream.
@@ -285,11 +456,14 @@ func (c *liveConn) Write(p []byte) (int, error) {
 func (c *liveConn) CloseWrite() error {
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
-	if c.s.pending {
-		c.s.finish()
+	if c.s.finished.Load() {
 		return net.ErrClosed
 	}
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+	if c.s.pending {
+		c.s.finish(false)
+		return net.ErrClosed
+	}
+	if cw, ok := c.Conn.(closeWriter); ok {
 		return cw.CloseWrite()
 	}
 	return http.ErrNotSupported
