@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/gameauth/caddy-gameauth/verifiers"
 )
@@ -105,16 +105,9 @@ func onlySession(l *liveRegistry) *liveSession {
 }
 
 // metricValue reads a gauge or a counter.
-func metricValue(t *testing.T, m prometheus.Metric) float64 {
+func metricValue(t *testing.T, m prometheus.Collector) float64 {
 	t.Helper()
-	var d dto.Metric
-	if err := m.Write(&d); err != nil {
-		t.Fatal(err)
-	}
-	if d.Gauge != nil {
-		return d.Gauge.GetValue()
-	}
-	return d.Counter.GetValue()
+	return testutil.ToFloat64(m)
 }
 
 // liveRequest returns a request of each kind.
