@@ -90,7 +90,9 @@ func (r *Replica) readGen(ctx context.Context, b *builder, st *SyncStats, k stri
 	b.reserve(total)
 	for _, recs := range parts {
 		for i := range recs {
-			b.apply(&recs[i])
+			if !r.ahead(&recs[i], st) {
+				b.apply(&recs[i])
+			}
 		}
 	}
 	st.Records += total

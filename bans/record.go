@@ -21,6 +21,14 @@ const (
 	MaxSubjectLen  = 256  // bytes of printable UTF-8
 	MaxReasonLen   = 200  // bytes of printable UTF-8
 	MaxByLen       = 128  // bytes of printable UTF-8 (the created_by)
+
+	// MaxClockSkew is how far ahead of a reader's clock a record's
+	// created_at (and a revocation's before, of its created_at) may be.
+	// The newest created_at wins, so a record dated further ahead would
+	// override every change made until then: a reader holds it back until
+	// its clock comes within MaxClockSkew of it (for ever, for a record
+	// dated 2199), and a revocation dated after its own creation is refused.
+	MaxClockSkew = 5 * time.Minute
 )
 
 // Op is what a record does.
@@ -146,7 +154,7 @@ func (r Record) Validate() error {
 			return recordErr("until, before or reason on an unban")
 		}
 	case OpRevoke:
-		if !validTime(r.Before) {
+		if !validTime(r.Before) || r.Before.After(r.CreatedAt.Add(MaxClockSkew)) {
 			return recordErr("before")
 		}
 		if !r.Until.IsZero() || r.Reason != "" {

@@ -117,9 +117,9 @@ func TestRedteam16SubjectIsExact(t *testing.T) {
 // instance's clock passes it: the ban is stored, applied, answered 201 by
 // the admin API, and not in force.
 func TestRedteam16FutureUnbanDefeatsLaterBan(t *testing.T) {
-	t.Skip("FINDING: the ban register is last-writer-wins on the writer's wall clock with no bound on created_at: " +
-		"an unban created_at now+1h (a fast-clock instance or a hostile record) makes every ban made here in the next hour a no-op " +
-		"(Put succeeds, Check says ok); a created_at in 2199 makes the player unbannable for ever")
+	// Fixed: records created more than MaxClockSkew ahead are held back; a
+	// revocation's before may not be after its created_at (+ MaxClockSkew);
+	// Put stamps a change after the record in force.
 	st := newMemStorage()
 	c := newClock()
 	r := replica(st, c)
@@ -130,13 +130,23 @@ func TestRedteam16FutureUnbanDefeatsLaterBan(t *testing.T) {
 	}
 	now := c.peek()
 	want(t, r, "cheater", now, now, Banned)
+	// Within the skew the unban is applied, and a ban made after it still
+	// wins: Put stamps it after the record in force.
+	plantRecord(t, st, Record{Op: OpUnban, Provider: "seayoo", Subject: "skewed", CreatedAt: c.peek().Add(2 * time.Minute)})
+	mustSync(t, r)
+	if err := r.Ban(context.Background(), "seayoo", "skewed", time.Time{}, "cheating", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	now = c.peek()
+	want(t, r, "skewed", now, now, Banned)
 }
 
 // TestRedteam16FutureBanUnliftable: a ban whose created_at is far in the
 // future cannot be lifted: the unban is stored, applied, and loses.
 func TestRedteam16FutureBanUnliftable(t *testing.T) {
-	t.Skip("FINDING: a ban record with created_at 2199-12-31 (valid: times are only bounded to [2000, 2200)) cannot be lifted by any unban " +
-		"until 2199; Unban succeeds (the admin API answers 200) and the ban stays in force; compaction keeps it in every snapshot")
+	// Fixed: records created more than MaxClockSkew ahead are held back; a
+	// revocation's before may not be after its created_at (+ MaxClockSkew);
+	// Put stamps a change after the record in force.
 	st := newMemStorage()
 	c := newClock()
 	r := replica(st, c)
@@ -154,15 +164,16 @@ func TestRedteam16FutureBanUnliftable(t *testing.T) {
 // issued before it"; one whose before is in the future refuses the
 // player's fresh logins until then, and no revocation can narrow it.
 func TestRedteam16FutureRevocationRefusesFreshLogins(t *testing.T) {
-	t.Skip("FINDING: a revocation record with before in the future (2199, or an hour ahead from a fast-clock instance; the admin API " +
-		"refuses it, storage does not) refuses every token the player gets until then, is never dropped by revocation_ttl " +
-		"(before is never older than it) and cannot be narrowed or deleted by the admin API: a ban that no unban lifts")
+	// Fixed: records created more than MaxClockSkew ahead are held back; a
+	// revocation's before may not be after its created_at (+ MaxClockSkew);
+	// Put stamps a change after the record in force.
 	st := newMemStorage()
 	c := newClock()
 	r := replica(st, c)
-	plantRecord(t, st, Record{Op: OpRevoke, Provider: "seayoo", Subject: "victim",
-		Before: time.Date(2199, 1, 1, 0, 0, 0, 0, time.UTC), CreatedAt: t0})
-	mustSync(t, r)
+	plant(t, st, `{"v":1,"op":"revoke","provider":"seayoo","subject":"victim","before":"2199-01-01T00:00:00Z","created_at":"2026-12-03T12:00:00Z"}`)
+	if st := mustSync(t, r); len(st.Corrupt) != 1 {
+		t.Errorf("a revocation dated after its creation: %d records refused as corrupt, want 1", len(st.Corrupt))
+	}
 	// A token issued a minute from now, after every change anyone made.
 	now := c.peek().Add(time.Minute)
 	want(t, r, "victim", now, now, OK)

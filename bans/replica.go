@@ -176,7 +176,7 @@ func (r *Replica) Revoke(ctx context.Context, provider, subject string, before t
 func (r *Replica) Put(ctx context.Context, rec Record) error {
 	now := r.cfg.Clock()
 	if rec.CreatedAt.IsZero() {
-		rec.CreatedAt = now.UTC()
+		rec.CreatedAt = r.stamp(rec, now)
 	}
 	b, err := AppendRecord(nil, rec)
 	if err != nil {
@@ -266,6 +266,7 @@ type SyncStats struct {
 	Overflow int      // records refused because MaxEntries keys are held
 	Changes  int      // change records in storage, not yet compacted
 	Settled  int      // of Changes, those a compaction would fold now: applied, SettleAge old
+	Ahead    int      // records held back: created more than MaxClockSkew ahead of the clock
 	// Skipped counts the new generations not read because this replica
 	// had applied everything they fold.
 	Skipped int
@@ -390,6 +391,9 @@ func (r *Replica) readChanges(ctx context.Context, b *builder, st *SyncStats) (k
 		if err != nil {
 			r.corrupt(k, st)
 			continue
+		}
+		if r.ahead(&rec, st) {
+			continue // read again at the next sync
 		}
 		over := b.overflow
 		b.apply(&rec)

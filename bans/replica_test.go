@@ -53,7 +53,7 @@ func want(t *testing.T, r *Replica, subject string, issued, now time.Time, v Ver
 func TestRevocation(t *testing.T) {
 	c, ctx := newClock(), context.Background()
 	r := replica(newFileStorage(t), c)
-	T := t0.Add(time.Hour + 500*time.Millisecond)
+	T := t0.Add(-time.Hour + 500*time.Millisecond) // revocations are of the past
 	if err := r.Revoke(ctx, "seayoo", "1001", T, "ops"); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestRestartRestores(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := a.Revoke(ctx, "twilio", "u", t0.Add(time.Hour), "gm"); err != nil {
+	if err := a.Revoke(ctx, "twilio", "u", t0.Add(-time.Hour), "gm"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.Compact(ctx); err != nil {
@@ -159,7 +159,7 @@ func TestRestartRestores(t *testing.T) {
 	}
 	want(t, b, "4999", t0, c.peek(), Banned)
 	want(t, b, "7", t0, c.peek(), OK)
-	if d := b.Check("twilio", "u", t0, c.peek()); d.Verdict != Revoked {
+	if d := b.Check("twilio", "u", t0.Add(-2*time.Hour), c.peek()); d.Verdict != Revoked {
 		t.Fatalf("revocation lost: %+v", d)
 	}
 	// Reading again reads nothing new.

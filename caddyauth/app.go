@@ -369,6 +369,12 @@ func (s *banState) admit(id *verifiers.Identity) error {
 		return errBanListUnavailable
 	}
 	d := s.replica.Check(id.Provider, id.Subject, id.IssuedAt, now)
+	if d.Verdict == bans.OK && id.IssuedAt.After(now.Add(bans.MaxClockSkew)) {
+		// A token that claims to be issued in the future cannot show that
+		// it is newer than a revocation: it is judged as one without an
+		// issue time.
+		d = s.replica.Check(id.Provider, id.Subject, time.Time{}, now)
+	}
 	switch d.Verdict {
 	case bans.Banned:
 		e := &verifiers.Error{Kind: verifiers.ErrForbidden, Reason: verifiers.ReasonBanned}
@@ -377,10 +383,18 @@ func (s *banState) admit(id *verifiers.Identity) error {
 		}
 		return e
 	case bans.Revoked:
+		if d.Before.After(now) {
+			return errRevokedAhead
+		}
 		return errRevoked
 	}
 	return nil
 }
+
+// errRevokedAhead is errRevoked for a revocation whose time is still to
+// come (written by an instance whose clock runs ahead, within
+// bans.MaxClockSkew): asking the backing service again cannot help.
+var errRevokedAhead = &verifiers.Error{Kind: verifiers.ErrInvalidToken, Reason: verifiers.ReasonTokenRevoked}
 
 // errRevoked refuses a token issued before a revocation of its player.
 var errRevoked = verifiers.Invalid(verifiers.ReasonTokenRevoked)

@@ -238,7 +238,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // what it cached and ask LeanCloud, the authority on its sessions.
 func (h *Handler) admit(ctx context.Context, vi int, token string, id *verifiers.Identity) error {
 	err := h.bans.admit(id)
-	if !errors.Is(err, errRevoked) {
+	if err != errRevoked { // not errRevokedAhead: asking again cannot help
 		return err
 	}
 	f, ok := h.verifiers[vi].(forgetter)
