@@ -17,8 +17,8 @@ import (
 	"github.com/gameauth/caddy-gameauth/verifiers"
 )
 
-// This file reads a token request: the optional fields room_id (alias
-// room), stream_ids and publish, from a JSON or form POST body or from the
+// This file reads a token request: the optional fields room_id (aliases
+// room and channel), stream_ids and publish, from a JSON or form POST body or from the
 // query string, refusing any other field, and answers the requests it
 // refuses with a JSON error.
 
@@ -29,6 +29,7 @@ const maxIssuerRequestBody = 4 << 10
 type tokenRequest struct {
 	RoomID    string   `json:"room_id"`
 	Room      string   `json:"room"`
+	Channel   string   `json:"channel"` // alias of room_id (Agora's word)
 	StreamIDs []string `json:"stream_ids"`
 	Publish   bool     `json:"publish"`
 }
@@ -97,6 +98,12 @@ func (h *IssuerHandler) readRequest(r *http.Request) (tokenRequest, error) {
 		}
 		tr.RoomID = tr.Room
 	}
+	if tr.Channel != "" {
+		if tr.RoomID != "" && tr.RoomID != tr.Channel {
+			return tr, problem("channel and room_id differ")
+		}
+		tr.RoomID = tr.Channel
+	}
 	return tr, h.checkFields(tr)
 }
 
@@ -137,6 +144,8 @@ func (h *IssuerHandler) fromJSON(tr *tokenRequest, body []byte) error {
 			err = json.Unmarshal(v, &tr.RoomID)
 		case "room":
 			err = json.Unmarshal(v, &tr.Room)
+		case "channel":
+			err = json.Unmarshal(v, &tr.Channel)
 		case "stream_ids":
 			err = json.Unmarshal(v, &tr.StreamIDs)
 		case "publish":
@@ -168,6 +177,8 @@ func (h *IssuerHandler) fromValues(tr *tokenRequest, raw string) error {
 			tr.RoomID = v[0]
 		case "room":
 			tr.Room = v[0]
+		case "channel":
+			tr.Channel = v[0]
 		case "stream_ids":
 			for _, s := range v {
 				for _, id := range strings.Split(s, ",") {
