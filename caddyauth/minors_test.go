@@ -96,7 +96,7 @@ func TestMinorsDecisions(t *testing.T) {
 		{"absent unknown minor", "", "", fri(19, 0, 0), refuse, "minor play time", "3600", time.Time{}, "unknown"},
 		{"0 unknown adult", "0", "adult", fri(19, 0, 0), pass, "", "", time.Time{}, "unknown"},
 		{"0 unknown deny", "0", "deny", fri(20, 30, 0), refuse, "age unknown", "", time.Time{}, "unknown"},
-		{"garbage age is unknown", "17.9", "deny", fri(20, 30, 0), refuse, "age unknown", "", time.Time{}, "unknown"},
+		{"garbage age is unknown", "seventeen", "deny", fri(20, 30, 0), refuse, "age unknown", "", time.Time{}, "unknown"},
 		{"18 unknown deny", "18", "deny", fri(19, 0, 0), pass, "", "", time.Time{}, "adult"},
 		// Past the calendar's last date: refused, no Retry-After.
 		{"17 after the calendar", "17", "", cst(2026, 12, 31, 22, 0, 0), refuse, "minor play time", "", time.Time{}, "16-17"},

@@ -370,9 +370,7 @@ func TestRedteam16MinorsAgeForms(t *testing.T) {
 // age that is a number in another form than whole digits is read as
 // unknown, hence adult.
 func TestRedteam16MinorsNumericFormsUnderUnknownAdult(t *testing.T) {
-	t.Skip("FINDING (low): under unknown adult, a minor's age in another numeric form (16.0, 1.6e1, +16, ' 16') is 'unknown' and " +
-		"passes as an adult; Seayoo's own age is an integer (safe), but age_claim may name an extra claim, which verifiers pass " +
-		"as the claim's JSON text. README says unknown is 'absent, 0 or not a number'; 16.0 is a number")
+	// Fixed: playtime.ParseAge reads any JSON number spelling of a whole age (rounded down).
 	now := cst(2026, 10, 16, 10, 0, 0)
 	for _, age := range []string{"16.0", "1.6e1", "+16", " 16"} {
 		h := minorsHandler(t, "adult", &now, age, nil)

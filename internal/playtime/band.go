@@ -1,5 +1,11 @@
 package playtime
 
+import (
+	"math"
+	"strconv"
+	"strings"
+)
+
 // Band is an age band: those of the spending rules for minors (under 8, 8
 // to 15, 16 to 17), adults, and players whose age is unknown.
 type Band uint8
@@ -30,19 +36,26 @@ func (b Band) Minor() bool { return b == BandUnder8 || b == Band8to15 || b == Ba
 const MaxAge = 150
 
 // ParseAge reads an age in whole years as an identity claim gives it:
-// decimal digits only, at most MaxAge. It returns 0 (unknown) for anything
-// else: absent, "0", negative, fractional, too large, or not a number.
+// decimal digits, or any other spelling of a JSON number (16.0, 1.6e1,
+// +16, " 16") whose value is from 1 to MaxAge, rounded down (17.9 is 17:
+// not yet 18). It returns 0 (unknown) for anything else: absent, 0,
+// negative, larger than MaxAge, or not a number.
 func ParseAge(s string) int {
-	if s == "" || len(s) > 3 {
-		return 0
-	}
-	n := 0
-	for i := 0; i < len(s); i++ {
+	n, digits := 0, s != "" && len(s) <= 3
+	for i := 0; digits && i < len(s); i++ {
 		c := s[i]
-		if c < '0' || c > '9' {
+		digits = c >= '0' && c <= '9'
+		n = n*10 + int(c-'0')
+	}
+	if !digits {
+		// A claim a verifier passes on as JSON text may spell a whole
+		// age otherwise: reading it as unknown would make a minor an
+		// adult under "unknown adult".
+		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || !(f >= 1 && f < MaxAge+1) {
 			return 0
 		}
-		n = n*10 + int(c-'0')
+		n = int(math.Floor(f))
 	}
 	if n > MaxAge {
 		return 0

@@ -168,7 +168,7 @@ func TestBands(t *testing.T) {
 		age  string
 		want string
 	}{
-		{"", "unknown"}, {"0", "unknown"}, {"-1", "unknown"}, {"17.5", "unknown"}, {"abc", "unknown"},
+		{"", "unknown"}, {"0", "unknown"}, {"-1", "unknown"}, {"17.5", "16-17"}, {"16.0", "16-17"}, {"1.6e1", "16-17"}, {"+16", "16-17"}, {" 16", "16-17"}, {"1 6", "unknown"}, {"NaN", "unknown"}, {"Inf", "unknown"}, {"151.0", "unknown"}, {"0.5", "unknown"}, {"150.5", "adult"}, {"abc", "unknown"},
 		{"151", "unknown"}, {"1000", "unknown"}, {"1", "under8"}, {"7", "under8"}, {"8", "8-15"},
 		{"15", "8-15"}, {"16", "16-17"}, {"17", "16-17"}, {"18", "adult"}, {"150", "adult"},
 	} {
