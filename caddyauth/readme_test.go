@@ -31,6 +31,8 @@ func TestREADMESnippets(t *testing.T) {
 		"TWILIO_API_KEY_SECRET": "demo-twilio-api-key-secret",
 		"TDS_CLIENT_ID":         "client-id",
 		"TDS_CLIENT_TOKEN":      "client-token",
+		"AGORA_APP_ID":          "970ca35de60c44645bbae8a215061b33",
+		"AGORA_APP_CERTIFICATE": "5cfd2fd1755d40ecb72977518be15d3b",
 	} {
 		t.Setenv(k, v)
 	}
