@@ -34,6 +34,10 @@ const (
 	maxRevocationTTL       = 10 * 365 * 24 * time.Hour
 	defaultMaxLiveSessions = 100_000
 	maxMaxLiveSessions     = 10_000_000
+	// defaultMaxLiveSessionsPerPlayer is the default share of one player
+	// (lower when max_live_sessions is).
+	defaultMaxLiveSessionsPerPlayer = 16
+	maxMaxLiveSessionsPerPlayer     = 10_000
 	// firstSyncTimeout bounds the sync Start waits for.
 	firstSyncTimeout = 15 * time.Second
 	// compactAfter is the number of settled change records in storage (ten
@@ -87,6 +91,15 @@ type App struct {
 	// their token expires or their player is banned; beyond it a new one is
 	// refused with 503. From 1 to 10,000,000. Default: 100,000.
 	MaxLiveSessions int `json:"max_live_sessions,omitempty"`
+
+	// MaxLiveSessionsPerPlayer bounds the live connections of one player
+	// (provider and subject, whatever its tokens), so that one player
+	// cannot take max_live_sessions from everyone; beyond it the player's
+	// new one is refused with 503, other players are not affected. From 1
+	// to 10,000, and at most max_live_sessions. Default: 16 (or
+	// max_live_sessions, if lower). A reload applies it to new
+	// connections without dropping the live ones.
+	MaxLiveSessionsPerPlayer int `json:"max_live_sessions_per_player,omitempty"`
 
 	state  *banState
 	key    string
@@ -206,6 +219,13 @@ func (a *App) maxLive() int {
 	return a.MaxLiveSessions
 }
 
+func (a *App) maxLivePerPlayer() int {
+	if a.MaxLiveSessionsPerPlayer == 0 {
+		return min(defaultMaxLiveSessionsPerPlayer, a.maxLive())
+	}
+	return a.MaxLiveSessionsPerPlayer
+}
+
 func (a *App) syncInterval() time.Duration {
 	if a.SyncInterval == 0 {
 		return defaultSyncInterval
@@ -235,6 +255,10 @@ func (a *App) Validate() error {
 	if n := a.maxLive(); n < 1 || n > maxMaxLiveSessions {
 		return fmt.Errorf("gameauth: max_live_sessions %d must be from 1 to %d: each takes memory and a timer", a.MaxLiveSessions, maxMaxLiveSessions)
 	}
+	if n := a.maxLivePerPlayer(); n < 1 || n > maxMaxLiveSessionsPerPlayer || n > a.maxLive() {
+		return fmt.Errorf("gameauth: max_live_sessions_per_player %d must be from 1 to %d and at most max_live_sessions (%d): it is one player's share of them",
+			a.MaxLiveSessionsPerPlayer, maxMaxLiveSessionsPerPlayer, a.maxLive())
+	}
 	return nil
 }
 
@@ -244,6 +268,7 @@ func (a *App) Validate() error {
 // because a list never read cannot say who is banned.
 func (a *App) Start() error {
 	s := a.state
+	s.live.setMaxPerPlayer(a.maxLivePerPlayer())
 	s.interval.Store(int64(a.syncInterval()))
 	s.failClosed.Store(int64(a.FailClosedAfter))
 	s.logger.Store(a.logger)

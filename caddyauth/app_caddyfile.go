@@ -23,6 +23,7 @@ func init() {
 //			max_entries       <n>
 //			revocation_ttl    <duration>
 //			max_live_sessions <n>
+//			max_live_sessions_per_player <n>
 //			storage <module> {
 //				...
 //			}
@@ -56,7 +57,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			default:
 				app.RevocationTTL = caddy.Duration(dur)
 			}
-		case "max_entries", "max_live_sessions":
+		case "max_entries", "max_live_sessions", "max_live_sessions_per_player":
 			if !d.NextArg() {
 				return nil, d.ArgErr()
 			}
@@ -64,10 +65,13 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			if err != nil || n < 1 {
 				return nil, d.Errf("gameauth: %s %q: must be a positive whole number", opt, d.Val())
 			}
-			if opt == "max_entries" {
+			switch opt {
+			case "max_entries":
 				app.MaxEntries = n
-			} else {
+			case "max_live_sessions":
 				app.MaxLiveSessions = n
+			default:
+				app.MaxLiveSessionsPerPlayer = n
 			}
 		case "storage":
 			if !d.NextArg() {
@@ -84,7 +88,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			app.StorageRaw = caddyconfig.JSONModuleObject(unm, "module", name, nil)
 			continue
 		default:
-			return nil, d.Errf("gameauth: unknown global option %q (want sync_interval, fail_closed_after, max_entries, revocation_ttl, max_live_sessions or storage)", opt)
+			return nil, d.Errf("gameauth: unknown global option %q (want sync_interval, fail_closed_after, max_entries, revocation_ttl, max_live_sessions, max_live_sessions_per_player or storage)", opt)
 		}
 		if d.NextArg() {
 			return nil, d.ArgErr()

@@ -210,31 +210,33 @@ func TestGlobalOption(t *testing.T) {
 		_ = json.Unmarshal(cfg.Apps["gameauth"], &app)
 		return app, nil
 	}
-	app, err := adapt("\t\tsync_interval 2s\n\t\tfail_closed_after 1m\n\t\tmax_entries 5000\n\t\trevocation_ttl 168h\n\t\tmax_live_sessions 77\n\t\tstorage file_system /tmp/x")
+	app, err := adapt("\t\tsync_interval 2s\n\t\tfail_closed_after 1m\n\t\tmax_entries 5000\n\t\trevocation_ttl 168h\n\t\tmax_live_sessions 77\n\t\tmax_live_sessions_per_player 5\n\t\tstorage file_system /tmp/x")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]any{"sync_interval": 2e9, "fail_closed_after": 6e10, "max_entries": 5000.0,
-		"revocation_ttl": 168 * 3600e9, "max_live_sessions": 77.0,
+		"revocation_ttl": 168 * 3600e9, "max_live_sessions": 77.0, "max_live_sessions_per_player": 5.0,
 		"storage": map[string]any{"module": "file_system", "root": "/tmp/x"}}
 	got, _ := json.Marshal(app)
 	wantJSON, _ := json.Marshal(want)
 	if string(got) != string(wantJSON) {
 		t.Errorf("adapted %s\nwant     %s", got, wantJSON)
 	}
-	for _, bad := range []string{"sync_interval", "max_entries 0", "max_entries -1", "max_entries x", "sync_interval soon", "bogus 1", "storage nosuchmodule"} {
+	for _, bad := range []string{"sync_interval", "max_entries 0", "max_entries -1", "max_entries x", "max_live_sessions_per_player 0", "max_live_sessions_per_player", "sync_interval soon", "bogus 1", "storage nosuchmodule"} {
 		if _, err := adapt("\t\t" + bad); err == nil {
 			t.Errorf("%q adapted, want an error", bad)
 		}
 	}
 	for opts, word := range map[string]string{
-		"sync_interval 500ms":                        "sync_interval 500ms",
-		"sync_interval 10m":                          "sync_interval 10m",
-		"sync_interval 5s\n\t\tfail_closed_after 9s": "fail_closed_after 9s",
-		"fail_closed_after 48h":                      "fail_closed_after 48h",
-		"max_entries 20000000":                       "max_entries 20000000",
-		"revocation_ttl 1h":                          "revocation_ttl 1h",
-		"max_live_sessions 20000000":                 "max_live_sessions 20000000",
+		"sync_interval 500ms":                                       "sync_interval 500ms",
+		"sync_interval 10m":                                         "sync_interval 10m",
+		"sync_interval 5s\n\t\tfail_closed_after 9s":                "fail_closed_after 9s",
+		"fail_closed_after 48h":                                     "fail_closed_after 48h",
+		"max_entries 20000000":                                      "max_entries 20000000",
+		"revocation_ttl 1h":                                         "revocation_ttl 1h",
+		"max_live_sessions 20000000":                                "max_live_sessions 20000000",
+		"max_live_sessions_per_player 10001":                        "max_live_sessions_per_player 10001",
+		"max_live_sessions 10\n\t\tmax_live_sessions_per_player 11": "max_live_sessions_per_player 11",
 	} {
 		a := &App{}
 		app, err := adapt("\t\t" + opts)
@@ -251,6 +253,13 @@ func TestGlobalOption(t *testing.T) {
 	}
 	if err := (&App{}).Validate(); err != nil {
 		t.Errorf("defaults: %v", err)
+	}
+	// The default share is max_live_sessions when that is lower than 16.
+	if a := (&App{MaxLiveSessions: 5}); a.Validate() != nil || a.maxLivePerPlayer() != 5 {
+		t.Errorf("max_live_sessions 5: Validate = %v, per player %d, want valid and 5", a.Validate(), a.maxLivePerPlayer())
+	}
+	if a := (&App{}); a.maxLivePerPlayer() != defaultMaxLiveSessionsPerPlayer {
+		t.Errorf("default per player %d, want %d", a.maxLivePerPlayer(), defaultMaxLiveSessionsPerPlayer)
 	}
 }
 

@@ -14,10 +14,12 @@ import (
 )
 
 // The registry of live sessions: requests the gameauth handler let through
-// that become long-lived connections (WebSockets, server-sent event
-// streams), ended when the right to them ends: when their token expires,
-// when a policy deadline passes, or when a recheck (after every ban-list
-// change) says their player is banned or their token revoked.
+// that become long-lived connections (WebSockets, other protocol upgrades,
+// server-sent event streams), ended when the right to them ends: when their
+// token expires, when a policy deadline passes, or when a recheck (after
+// every ban-list change) says their player is banned or their token
+// revoked. It holds at most max sessions, and at most maxPerPlayer of one
+// player (provider, subject), so that one player cannot take them all.
 //
 // How a session ends depends on its kind:
 //
@@ -28,6 +30,13 @@ import (
 //     which closes the backend connection; the client connection is
 //     half-closed and lingers until the client has read the close frame
 //     (liveLinger), then it is closed.
+//   - Any other protocol upgrade over HTTP/1.1 (Connection: upgrade and an
+//     Upgrade other than websocket: tcp, h2c, a game's own protocol), which
+//     reverse_proxy tunnels whenever the backend answers 101 with the same
+//     Upgrade: its framing is unknown, so nothing is written; the hijacked
+//     client connection is closed at once (a write to it in progress ends
+//     with an error) and the request's context cancelled, which closes the
+//     backend connection.
 //   - A WebSocket over HTTP/2 (RFC 8441 extended CONNECT) or HTTP/3: the
 //     same, through the ResponseWriter's Write, then Flush; the stream ends
 //     when the handler returns, which the cancelled context brings about.
@@ -73,7 +82,10 @@ const (
 	liveLingerBytes = 16 << 20
 )
 
-// errTooManyLiveSessions refuses a live session beyond max_live_sessions.
+// errTooManyLiveSessions refuses a live session beyond max_live_sessions,
+// or beyond max_live_sessions_per_player of its player. Both are 503: the
+// errors of package verifiers have no kind for 429, and the refusal is
+// the same to the client (retry later, after one of the sessions ended).
 var errTooManyLiveSessions = &verifiers.Error{Kind: verifiers.ErrUnavailable,
 	Reason: verifiers.ReasonTooManyLiveSessions, RetryAfter: 5 * time.Second}
 
@@ -91,7 +103,7 @@ func newLiveMetrics() *liveMetrics {
 		sessions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: metricsNamespace,
 			Name:      "live_sessions",
-			Help:      "Live sessions (WebSockets, server-sent event streams) tracked so that they end when their token expires or their player is banned.",
+			Help:      "Live sessions (WebSockets, other protocol upgrades, server-sent event streams) tracked so that they end when their token expires or their player is banned.",
 		}),
 		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metricsNamespace,
@@ -152,6 +164,10 @@ type liveKey struct {
 	nsec              int   // issuedAt.Nanosecond()
 }
 
+// livePlayerKey identifies a player: the sessions maxPerPlayer bounds,
+// whatever their tokens.
+type livePlayerKey struct{ provider, subject string }
+
 // livePlayer is the index entry of one token: its live sessions.
 type livePlayer struct {
 	issuedAt time.Time
@@ -171,11 +187,12 @@ type liveSession struct {
 	state  int         // under the registry's mu
 	timer  liveTimer   // expiry or deadline; nil: none
 	cancel func()      // cancels the context next was given
-	stream *liveStream // the WebSocket's writes to the client; nil: not a WebSocket
+	stream *liveStream // the client side of a WebSocket or another upgrade; nil: an event stream
 }
 
-// liveRegistry holds the live sessions of the process, bounded by max.
-// Its lock is never held while a connection is written or closed.
+// liveRegistry holds the live sessions of the process, bounded by max, and
+// by maxPerPlayer for each player. Its lock is never held while a
+// connection is written or closed.
 type liveRegistry struct {
 	max int
 	m   *liveMetrics
@@ -187,24 +204,39 @@ type liveRegistry struct {
 	linger      time.Duration
 	lingerBytes int64
 
-	mu      sync.Mutex
-	n       int
-	players map[liveKey]*livePlayer
+	mu           sync.Mutex
+	n            int
+	maxPerPlayer int                   // set by setMaxPerPlayer
+	perPlayer    map[livePlayerKey]int // sessions of each player, ending ones included
+	players      map[liveKey]*livePlayer
 }
 
 // newLiveRegistry returns a registry of at most limit sessions (at least 1)
-// counted in m.
+// counted in m, and at most defaultMaxLiveSessionsPerPlayer (or limit, if
+// lower) of one player.
 func newLiveRegistry(limit int, m *liveMetrics) *liveRegistry {
+	limit = max(limit, 1)
 	return &liveRegistry{
-		max:         max(limit, 1),
-		m:           m,
-		now:         time.Now,
-		afterFunc:   func(d time.Duration, f func()) liveTimer { return time.AfterFunc(d, f) },
-		fallback:    liveFallback,
-		linger:      liveLinger,
-		lingerBytes: liveLingerBytes,
-		players:     make(map[liveKey]*livePlayer),
+		max:          limit,
+		maxPerPlayer: min(defaultMaxLiveSessionsPerPlayer, limit),
+		perPlayer:    make(map[livePlayerKey]int),
+		m:            m,
+		now:          time.Now,
+		afterFunc:    func(d time.Duration, f func()) liveTimer { return time.AfterFunc(d, f) },
+		fallback:     liveFallback,
+		linger:       liveLinger,
+		lingerBytes:  liveLingerBytes,
+		players:      make(map[liveKey]*livePlayer),
 	}
+}
+
+// setMaxPerPlayer sets the bound of one player's sessions (at least 1):
+// from then on a player at it gets no new session; the sessions it has
+// beyond a lowered bound go on.
+func (l *liveRegistry) setMaxPerPlayer(n int) {
+	l.mu.Lock()
+	l.maxPerPlayer = max(n, 1)
+	l.mu.Unlock()
 }
 
 // Kinds of live requests.
@@ -213,13 +245,24 @@ const (
 	liveWebSocket
 	liveWebSocketStream // extended CONNECT over HTTP/2 or HTTP/3
 	liveEventStream
+	liveUpgrade // an HTTP/1 upgrade to another protocol than WebSocket
 )
 
 // liveKind says whether r is a live session and of which kind.
+//
+// reverse_proxy tunnels every upgrade the backend accepts with a 101 whose
+// Upgrade is the request's (upgradeType: a Connection: upgrade token and
+// the first Upgrade line, compared in any case): an HTTP/1 request with a
+// Connection: upgrade token and an Upgrade header is live whatever its
+// protocol. It is a WebSocket when the Upgrade header names websocket, as
+// before; any other protocol is a liveUpgrade.
 func liveKind(r *http.Request) int {
+	upgrade := headerHasToken(r.Header["Connection"], "upgrade")
 	switch {
-	case headerHasToken(r.Header["Connection"], "upgrade") && headerHasToken(r.Header["Upgrade"], "websocket"):
+	case upgrade && headerHasToken(r.Header["Upgrade"], "websocket"):
 		return liveWebSocket
+	case upgrade && r.ProtoMajor == 1 && len(r.Header["Upgrade"]) > 0:
+		return liveUpgrade
 	case r.Method == http.MethodConnect && ((r.ProtoMajor == 2 && r.Header.Get(":protocol") == "websocket") ||
 		(r.ProtoMajor == 3 && r.Proto == "websocket")):
 		return liveWebSocketStream
@@ -261,14 +304,16 @@ func containsFold(s, sub string) bool {
 // noop is the done func of a request that is not tracked.
 func noop() {}
 
-// track registers r if it is a live session — a WebSocket upgrade over
-// HTTP/1.1, an extended CONNECT for a WebSocket over HTTP/2 or HTTP/3, or a
-// request that accepts text/event-stream — and returns the ResponseWriter
-// and Request to pass to next, and the func to call (deferred) when next
-// returns. Any other request is returned unchanged, with a no-op done.
+// track registers r if it is a live session — an upgrade over HTTP/1.1 (a
+// WebSocket or any other protocol), an extended CONNECT for a WebSocket
+// over HTTP/2 or HTTP/3, or a request that accepts text/event-stream — and
+// returns the ResponseWriter and Request to pass to next, and the func to
+// call (deferred) when next returns. Any other request is returned
+// unchanged, with a no-op done.
 //
 // It refuses, with a no-op done and the request not registered: beyond max
-// sessions, 503 ReasonTooManyLiveSessions; a token already expired, 401
+// sessions, or beyond maxPerPlayer sessions of the player, 503
+// ReasonTooManyLiveSessions; a token already expired, 401
 // ReasonTokenExpired; a deadline already past, 403 with its reason.
 func (l *liveRegistry) track(w http.ResponseWriter, r *http.Request, info sessionInfo) (http.ResponseWriter, *http.Request, func(), error) {
 	kind := liveKind(r)
@@ -290,17 +335,19 @@ func (l *liveRegistry) track(w http.ResponseWriter, r *http.Request, info sessio
 	}
 	w2 := w
 	if kind != liveEventStream {
-		s.stream = &liveStream{reg: l, cancel: cancel, h2: kind == liveWebSocketStream}
+		s.stream = &liveStream{reg: l, cancel: cancel, h2: kind == liveWebSocketStream, raw: kind == liveUpgrade}
 		w2 = &liveWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, s: s.stream}
 	}
 
+	pk := livePlayerKey{info.Provider, info.Subject}
 	l.mu.Lock()
-	if l.n >= l.max {
+	if l.n >= l.max || l.perPlayer[pk] >= l.maxPerPlayer {
 		l.mu.Unlock()
 		cancel()
 		return w, r, noop, errTooManyLiveSessions
 	}
 	l.n++
+	l.perPlayer[pk]++
 	p := l.players[s.key]
 	if p == nil {
 		p = &livePlayer{issuedAt: info.IssuedAt, sessions: make(map[*liveSession]struct{}, 1)}
@@ -352,6 +399,10 @@ func (l *liveRegistry) done(s *liveSession) {
 		s.timer.Stop()
 	}
 	l.n--
+	pk := livePlayerKey{s.key.provider, s.key.subject}
+	if l.perPlayer[pk]--; l.perPlayer[pk] <= 0 {
+		delete(l.perPlayer, pk)
+	}
 	if p := l.players[s.key]; p != nil {
 		delete(p.sessions, s)
 		if len(p.sessions) == 0 {

@@ -117,14 +117,18 @@ func liveRequest(kind string) *http.Request {
 	case "ws":
 		r.Header.Set("Connection", "keep-alive, Upgrade")
 		r.Header.Set("Upgrade", "WebSocket")
+	case "upgrade":
+		r.Header.Set("Connection", "Upgrade")
+		r.Header.Set("Upgrade", "game-v2")
 	case "sse":
 		r.Header.Set("Accept", "text/html, Text/Event-Stream")
 	}
 	return r
 }
 
-// TestLiveTrackKinds: WebSocket upgrades, extended CONNECTs and event
-// streams are tracked; other requests pass unchanged with a no-op done.
+// TestLiveTrackKinds: WebSocket and other upgrades, extended CONNECTs and
+// event streams are tracked; other requests pass unchanged with a no-op
+// done.
 func TestLiveTrackKinds(t *testing.T) {
 	l, _ := testRegistry(t, 10)
 	w := httptest.NewRecorder()
@@ -137,7 +141,7 @@ func TestLiveTrackKinds(t *testing.T) {
 	h2 := httptest.NewRequest(http.MethodConnect, "/x", nil)
 	h2.ProtoMajor = 2
 	h2.Header.Set(":protocol", "websocket")
-	for _, r := range []*http.Request{liveRequest("ws"), liveRequest("sse"), h2} {
+	for _, r := range []*http.Request{liveRequest("ws"), liveRequest("upgrade"), liveRequest("sse"), h2} {
 		_, r2, done, err := l.track(w, r, sessionInfo{Subject: "s"})
 		if err != nil || r2 == r || l.len() != 1 {
 			t.Fatalf("%s %v: err %v, len %d", r.Method, r.Header, err, l.len())

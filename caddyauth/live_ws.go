@@ -21,6 +21,10 @@ import (
 // HTTP/1.1 the client→server side goes through its liveConn too, which
 // follows the client's frames, so that after our close frame the
 // connection can linger until the client's (see liveLinger).
+//
+// An upgrade to another protocol (raw) goes through the same liveStream
+// and liveConn, but nothing follows its bytes, whose framing is unknown:
+// its end closes the connection at once, with nothing written.
 
 // Where a liveStream's frames go.
 const (
@@ -34,6 +38,7 @@ type liveStream struct {
 	reg    *liveRegistry
 	cancel context.CancelFunc // cancels the context next was given
 	h2     bool               // extended CONNECT (HTTP/2, HTTP/3)
+	raw    bool               // an upgrade to another protocol: no frames
 
 	mu      sync.Mutex // serializes writes to the client and the close
 	tr      wsTracker
@@ -57,7 +62,17 @@ type liveStream struct {
 // without a frame when the fallback timer fires first. Before the
 // upgrade, or when the stream cannot be followed, it only cancels the
 // request (and closes the connection).
+//
+// A raw stream is finished at once, without mu: closing the connection
+// ends a write to it in progress, which holds mu while the client does
+// not read.
 func (s *liveStream) end(reason string) {
+	if s.raw {
+		if !s.released.Load() {
+			s.finish(false)
+		}
+		return
+	}
 	s.tmu.Lock()
 	if s.released.Load() {
 		s.tmu.Unlock()
@@ -97,7 +112,9 @@ func (s *liveStream) writeLocked(p []byte) (int, error) {
 	}
 	if !s.pending {
 		n, err := s.out(p)
-		s.tr.feed(p[:n], false)
+		if !s.raw {
+			s.tr.feed(p[:n], false)
+		}
 		return n, err
 	}
 	k := s.tr.feed(p, true)
@@ -140,7 +157,9 @@ func (s *liveStream) finishLocked(reason string) {
 // finish ends the stream without writing more and cancels the request
 // (reverse_proxy then closes the backend connection). The hijacked
 // connection, if any, lingers when a close frame went out (see liveLinger);
-// otherwise it is closed at once. Once.
+// otherwise it is closed at once. Once. Without a close frame it may run
+// without mu (abort, a raw end): Hijack then closes a connection it
+// hijacks meanwhile.
 func (s *liveStream) finish(closeFrameSent bool) {
 	if !s.finished.CompareAndSwap(false, true) {
 		return
@@ -267,24 +286,28 @@ func (w *liveWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if brw != nil {
 		// What the client sent after the request head and the server read
 		// already: reverse_proxy passes it on without reading it from lc.
-		if n := brw.Reader.Buffered(); n > 0 {
+		if n := brw.Reader.Buffered(); n > 0 && !s.raw {
 			b, _ := brw.Reader.Peek(n)
 			lc.in.feed(b, false)
 		}
 		brw.Writer.Reset(lc)
 	}
 	s.mu.Lock()
-	if s.finished.Load() {
-		// Ended before the upgrade: no frame, no linger.
-		_ = c.Close()
-	} else {
-		if !s.saw101 {
+	if !s.finished.Load() {
+		if !s.saw101 && !s.raw {
 			s.tr.state = wsHead
 		}
 		s.conn, s.mode = c, streamConn
 		s.hijacked.Store(lc)
 	}
+	// Checked again after the Store: a finish without mu either sees the
+	// connection or is seen here.
+	ended := s.finished.Load()
 	s.mu.Unlock()
+	if ended {
+		// Ended before or during the upgrade: no frame, no linger.
+		_ = c.Close()
+	}
 	return lc, brw, nil
 }
 
@@ -325,7 +348,9 @@ func (c *liveConn) Read(p []byte) (int, error) {
 		return 0, net.ErrClosed
 	}
 	n, err := c.Conn.Read(p)
-	c.in.feed(p[:n], false)
+	if !c.s.raw {
+		c.in.feed(p[:n], false)
+	}
 	if c.s.finished.Load() {
 		return 0, net.ErrClosed
 	}

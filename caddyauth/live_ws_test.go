@@ -1,8 +1,11 @@
 package caddyauth
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -268,5 +271,88 @@ func TestLiveCloseWithoutFrame(t *testing.T) {
 				t.Fatalf("client got % x, want only % x", got, written)
 			}
 		})
+	}
+}
+
+// fakeHijacker is a ResponseWriter whose Hijack returns conn.
+type fakeHijacker struct {
+	*httptest.ResponseRecorder
+	conn net.Conn
+}
+
+// Hijack returns the connection with a buffered reader and writer on it.
+func (f *fakeHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return f.conn, bufio.NewReadWriter(bufio.NewReader(f.conn), bufio.NewWriter(f.conn)), nil
+}
+
+// TestLiveRawUpgradeEnd: an upgrade to another protocol than WebSocket is
+// ended by closing the hijacked connection, with nothing written, at once
+// even while a write to a client that does not read holds the stream; an
+// end before the hijack closes the connection hijacked after it.
+func TestLiveRawUpgradeEnd(t *testing.T) {
+	l, _ := testRegistry(t, 4)
+	server, client := net.Pipe()
+	t.Cleanup(func() { client.Close() })
+	w, r, done, err := l.track(&fakeHijacker{httptest.NewRecorder(), server}, liveRequest("upgrade"), sessionInfo{Provider: "p", Subject: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	w.WriteHeader(http.StatusSwitchingProtocols)
+	c, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A frame-like write passes as it is: nothing follows the bytes.
+	go func() { _, _ = c.Write([]byte{0x88, 2, 3, 232, 'x'}) }()
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(client, got); err != nil || !bytes.Equal(got, []byte{0x88, 2, 3, 232, 'x'}) {
+		t.Fatalf("client read % x, %v", got, err)
+	}
+	// A write the client does not read blocks, holding the stream.
+	wrote := make(chan error, 1)
+	go func() { _, err := c.Write(make([]byte, 1000)); wrote <- err }()
+	time.Sleep(20 * time.Millisecond)
+	l.recheck(func(string, string, time.Time) (string, bool) { return "banned", true })
+	select {
+	case err := <-wrote:
+		if err == nil {
+			t.Fatal("the blocked write succeeded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the blocked write was not ended")
+	}
+	select {
+	case <-r.Context().Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("request context not cancelled")
+	}
+	if n, err := client.Read(make([]byte, 10)); n != 0 || err != io.EOF {
+		t.Fatalf("client read %d bytes, %v after the end; want EOF", n, err)
+	}
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("read from the ended connection succeeded")
+	}
+	done()
+
+	// Ended before the hijack.
+	server2, client2 := net.Pipe()
+	t.Cleanup(func() { client2.Close() })
+	w, _, done2, err := l.track(&fakeHijacker{httptest.NewRecorder(), server2}, liveRequest("upgrade"), sessionInfo{Provider: "p", Subject: "s2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done2()
+	l.recheck(func(_, sub string, _ time.Time) (string, bool) { return "banned", sub == "s2" })
+	waitFor(t, "stream finished", func() bool { return sessionOf(l, "s2").stream.finished.Load() })
+	w.WriteHeader(http.StatusSwitchingProtocols)
+	if c, _, err = http.NewResponseController(w).Hijack(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("x")); err == nil {
+		t.Fatal("write after the end succeeded")
+	}
+	if n, err := client2.Read(make([]byte, 10)); n != 0 || err != io.EOF {
+		t.Fatalf("client read %d bytes, %v; want EOF", n, err)
 	}
 }

@@ -1,8 +1,10 @@
 package caddyauth
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -67,17 +69,110 @@ func TestRedteam16LiveKindSpellings(t *testing.T) {
 // protocol the backend agrees to switch to (upgradeType: Connection:
 // Upgrade and the first Upgrade value, compared with the 101's), not only
 // WebSockets; such a tunnel lives as long as a WebSocket and must end
-// when its player is banned.
+// when its player is banned or its token expires. (Fixed: every HTTP/1
+// upgrade is tracked; one that is not a WebSocket is ended by closing the
+// client connection, nothing written, and the backend's.)
 func TestRedteam16LiveOtherUpgradeTracked(t *testing.T) {
-	t.Skip("FINDING: liveKind tracks only Upgrade: websocket; a request with Connection: Upgrade and Upgrade: tcp (or h2c, " +
-		"or any protocol a game upstream accepts) is tunnelled by reverse_proxy after a 101 and never registered: " +
-		"a banned, revoked or expired player keeps it open for ever, and max_live_sessions does not count it")
-	for _, proto := range []string{"tcp", "h2c", "game-v2", "websocket2"} {
+	for _, proto := range []string{"tcp", "h2c", "game-v2", "websocket2", "TCP, foo", ""} {
 		r := httptest.NewRequest(http.MethodGet, "/ws", nil)
-		r.Header.Set("Connection", "Upgrade")
+		r.Header.Set("Connection", "keep-alive, Upgrade")
 		r.Header.Set("Upgrade", proto)
-		if liveKind(r) == liveNone {
-			t.Errorf("Upgrade: %s is not tracked", proto)
+		if k := liveKind(r); k != liveUpgrade {
+			t.Errorf("Upgrade: %q: kind %d, want a tracked upgrade", proto, k)
+		}
+	}
+
+	// Through Caddy: an upstream that switches to whatever it is asked and
+	// echoes the bytes.
+	l, _ := testRegistry(t, 10)
+	backendDone := make(chan string, 4)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				req, err := http.ReadRequest(br)
+				if err != nil {
+					return
+				}
+				fmt.Fprintf(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: %s\r\nConnection: Upgrade\r\n\r\n", req.Header.Get("Upgrade"))
+				_, _ = io.Copy(c, br)
+				backendDone <- req.Header.Get("X-Probe-Sub")
+			}()
+		}
+	}()
+	addr := startLiveCaddy(t, l, ln.Addr().String(), ln.Addr().String())
+	dial := func(sub, proto string) (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "GET /game HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: %s\r\nX-Probe-Sub: %s\r\n\r\n", proto, sub)
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("%s: %v, %v; want 101", sub, resp, err)
+		}
+		if _, err := io.WriteString(c, "ping"); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 4)
+		if _, err := io.ReadFull(br, b); err != nil || string(b) != "ping" {
+			t.Fatalf("%s: echo %q, %v", sub, b, err)
+		}
+		return c, br
+	}
+	// ended checks that the client reads the end of the connection, not
+	// one byte more, and that the backend connection ended too.
+	ended := func(sub string, br *bufio.Reader) {
+		t.Helper()
+		rest, err := io.ReadAll(br)
+		if len(rest) != 0 || (err != nil && !strings.Contains(err.Error(), "reset")) {
+			t.Fatalf("%s: after the end the client read %q, %v; want nothing, then EOF (or a reset)", sub, rest, err)
+		}
+		select {
+		case got := <-backendDone:
+			if got != sub {
+				t.Fatalf("backend connection of %s ended, want %s", got, sub)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: backend connection not closed", sub)
+		}
+	}
+
+	_, br1 := dial("u1", "game-v2")
+	_, br2 := dial("u2", "tcp")
+	c3, br3 := dial("u3", "h2c")
+	if n := l.len(); n != 3 {
+		t.Fatalf("%d sessions tracked, want 3", n)
+	}
+	l.recheck(banned("u1"))
+	ended("u1", br1)
+	expiryTimer(t, l, "u2").fire()
+	ended("u2", br2)
+	// The bystander's tunnel goes on.
+	if _, err := io.WriteString(c3, "pong"); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 4)
+	if _, err := io.ReadFull(br3, b); err != nil || string(b) != "pong" {
+		t.Fatalf("bystander: %q, %v", b, err)
+	}
+	waitFor(t, "sessions done", func() bool { return l.len() == 1 })
+	for reason, want := range map[string]float64{verifiers.ReasonBanned: 1, verifiers.ReasonTokenExpired: 1} {
+		if got := metricValue(t, l.m.closed.WithLabelValues(reason)); got != want {
+			t.Errorf("closed{%s} = %v, want %v", reason, got, want)
 		}
 	}
 }
@@ -113,26 +208,55 @@ func TestRedteam16SSEWithoutAccept(t *testing.T) {
 }
 
 // TestRedteam16LiveOnePlayerExhausts: max_live_sessions is one bound for
-// every player; one token must not be able to take all of it.
+// every player; one player must not be able to take all of it. (Fixed:
+// max_live_sessions_per_player, whatever the player's tokens.)
 func TestRedteam16LiveOnePlayerExhausts(t *testing.T) {
-	t.Skip("FINDING: max_live_sessions has no per-player (or per-token) share: one valid token opening max_live_sessions " +
-		"event streams or HTTP/2 WebSockets (250 streams per TCP connection in Go's HTTP/2 server) makes every other player's " +
-		"WebSocket and event stream a 503 too many live sessions")
 	l, _ := testRegistry(t, 4)
-	in := sessionInfo{Provider: "seayoo", Subject: "hog", IssuedAt: time.Now(), Expires: time.Now().Add(time.Hour)}
-	for range 4 {
-		_, _, done, err := l.track(httptest.NewRecorder(), liveRequest("sse"), in)
+	l.setMaxPerPlayer(2)
+	now := time.Now()
+	hog := func(i int) sessionInfo { // a new token each time
+		return sessionInfo{Provider: "seayoo", Subject: "hog", IssuedAt: now.Add(time.Duration(i) * time.Second), Expires: now.Add(time.Hour)}
+	}
+	var dones []func()
+	for i, kind := range []string{"sse", "ws", "upgrade", "sse"} {
+		_, _, done, err := l.track(httptest.NewRecorder(), liveRequest(kind), hog(i))
+		if i < 2 {
+			if err != nil {
+				t.Fatalf("hog's session %d: %v", i, err)
+			}
+			dones = append(dones, done)
+			continue
+		}
+		if !errors.Is(err, verifiers.ErrUnavailable) || verifiers.Reason(err) != verifiers.ReasonTooManyLiveSessions {
+			t.Fatalf("hog's session %d (%s) beyond its share: %v, want 503 too many live sessions", i, kind, err)
+		}
+	}
+	// The same subject of another provider is another player.
+	others := []sessionInfo{
+		{Provider: "seayoo", Subject: "bystander", IssuedAt: now, Expires: now.Add(time.Hour)},
+		{Provider: "zego", Subject: "hog", IssuedAt: now, Expires: now.Add(time.Hour)},
+	}
+	for _, other := range others {
+		_, _, done, err := l.track(httptest.NewRecorder(), liveRequest("sse"), other)
 		if err != nil {
-			break // a per-player bound refused the hog: good
+			t.Fatalf("%s/%s's stream: %v, want it tracked", other.Provider, other.Subject, err)
 		}
 		t.Cleanup(done)
 	}
-	other := sessionInfo{Provider: "seayoo", Subject: "bystander", IssuedAt: time.Now(), Expires: time.Now().Add(time.Hour)}
-	_, _, done, err := l.track(httptest.NewRecorder(), liveRequest("sse"), other)
+	// One of the hog's sessions ends: it may open one again.
+	dones[0]()
+	_, _, done, err := l.track(httptest.NewRecorder(), liveRequest("sse"), hog(9))
 	if err != nil {
-		t.Fatalf("another player's stream: %v, want it tracked", err)
+		t.Fatalf("hog after one of its sessions ended: %v", err)
 	}
 	done()
+	dones[1]()
+	l.mu.Lock()
+	n := len(l.perPlayer)
+	l.mu.Unlock()
+	if n != 2 {
+		t.Fatalf("%d players counted, want the 2 bystanders", n)
+	}
 }
 
 // TestRedteam16LiveUpgradeAfterBanRefused: a banned player's upgrade is
