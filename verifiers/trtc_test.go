@@ -375,3 +375,37 @@ func TestTRTCInteropNode(t *testing.T) {
 	trtcWantReason(t, v, out[4].Token, ReasonWrongAudience)
 	trtcWantReason(t, v, out[5].Token, ReasonBadSignature)
 }
+
+// TestTRTCConcurrent verifies different tokens at once: the pooled
+// buffers must never leak one token's identity into another's.
+func TestTRTCConcurrent(t *testing.T) {
+	v := trtcTestVerifier(t)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := trtcDefaultDoc()
+			d.id = "user-" + strconv.Itoa(g)
+			room := "room-" + strconv.Itoa(g)
+			d.userbuf = trtcUserbuf(d.id, trtcTestApp, 0, trtcTestNow+60, 255, room, true)
+			tok := d.token()
+			var ids []Identity
+			for range 200 {
+				id, err := v.Verify(context.Background(), tok)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ids = append(ids, id)
+			}
+			for _, id := range ids {
+				if r, _ := id.Claim("room_id"); id.Subject != d.id || r != room {
+					t.Errorf("goroutine %d got %q in %q", g, id.Subject, r)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
