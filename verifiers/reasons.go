@@ -115,7 +115,8 @@ const (
 	// since Caddy started, or is older than the configured bound.
 	ReasonBanListUnavailable = "ban list unavailable"
 	// ReasonTooManyLiveSessions: the bound of live connections (WebSockets,
-	// event streams) tracked by the process is reached.
+	// other upgrades, event streams) tracked by the process, or the
+	// player's share of it, is reached.
 	ReasonTooManyLiveSessions = "too many live sessions"
 
 	// ReasonInternal is what Reason says of an error that is not one of
