@@ -137,8 +137,8 @@ func TestGameauthTokenCommand(t *testing.T) {
 			want string
 		}{
 			{[]string{"zego", "--app-id", "1"}, "--user is required"},
-			{[]string{"agora", "--user", "a"}, `unknown kind "agora": want cloudbase, seayoo, twilio or zego`},
-			{[]string{"", "--user", "a"}, "name the kind of token: cloudbase, seayoo, twilio or zego"},
+			{[]string{"livekit", "--user", "a"}, `unknown kind "livekit": want agora, cloudbase, seayoo, trtc, twilio or zego`},
+			{[]string{"", "--user", "a"}, "name the kind of token: agora, cloudbase, seayoo, trtc, twilio or zego"},
 			{[]string{"zego", "--user", "a", "--app-id", "x", "--secret-env", "GAMEAUTH_TEST_ZEGO"}, "--app-id"},
 			{[]string{"zego", "--user", "a", "--app-id", "1"}, "--secret-file or --secret-env is required"},
 			{[]string{"zego", "--user", "a", "--app-id", "1", "--secret-env", "GAMEAUTH_TEST_UNSET_VAR"}, "GAMEAUTH_TEST_UNSET_VAR is not set"},

@@ -35,7 +35,7 @@ func TestREADMEGrammarListsEveryOption(t *testing.T) {
 			return "IssuerHandler"
 		}
 		name, _, _ := strings.Cut(first, " ")
-		typ := map[string]string{"seayoo": "Seayoo", "zego": "Zego", "twilio": "Twilio", "cloudbase": "CloudBase", "taptap": "TapTap", "agora": "Agora"}[name]
+		typ := map[string]string{"seayoo": "Seayoo", "zego": "Zego", "twilio": "Twilio", "cloudbase": "CloudBase", "taptap": "TapTap", "agora": "Agora", "trtc": "TRTC"}[name]
 		if typ == "" || !strings.HasSuffix(strings.Fields(first)[1], "{") {
 			return ""
 		}

@@ -31,6 +31,7 @@ func TestREADMESnippets(t *testing.T) {
 		"TWILIO_API_KEY_SECRET": "demo-twilio-api-key-secret",
 		"TDS_CLIENT_ID":         "client-id",
 		"TDS_CLIENT_TOKEN":      "client-token",
+		"TRTC_SECRET_KEY":       "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e",
 		"AGORA_APP_ID":          "970ca35de60c44645bbae8a215061b33",
 		"AGORA_APP_CERTIFICATE": "5cfd2fd1755d40ecb72977518be15d3b",
 	} {

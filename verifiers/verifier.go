@@ -106,7 +106,7 @@ type Claim struct {
 
 // Identity is who a verified token speaks for.
 type Identity struct {
-	// Provider names the verifier: "seayoo", "twilio", "zego", "taptap" or "cloudbase".
+	// Provider names the verifier: "seayoo", "twilio", "zego", "taptap", "cloudbase", "trtc" or "agora".
 	Provider string
 	// Subject is the stable user id. It is never empty when Verify returns a nil error.
 	Subject string
