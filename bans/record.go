@@ -9,8 +9,6 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/gameauth/caddy-gameauth/internal/strictjson"
 )
 
 // Bounds of a stored record. A record is one JSON object; a change record
@@ -75,8 +73,6 @@ type wire struct {
 	CreatedBy string `json:"created_by,omitempty"`
 	CreatedAt string `json:"created_at"`
 }
-
-var wireNames = strictjson.NewNames("v", "op", "provider", "subject", "until", "before", "reason", "created_by", "created_at")
 
 // Times are bounded so that they fit int64 nanoseconds and format back to
 // the same text.
@@ -208,40 +204,6 @@ func AppendRecord(dst []byte, r Record) ([]byte, error) {
 		return dst, recordErr("too large")
 	}
 	return append(dst, out...), nil
-}
-
-// ParseRecord reads one stored record strictly: at most MaxRecordSize
-// bytes, one JSON object in valid UTF-8 with no duplicate, case-folded or
-// unknown member, version 1, and a Record that passes Validate.
-func ParseRecord(b []byte) (Record, error) {
-	if len(b) > MaxRecordSize {
-		return Record{}, recordErr("too large")
-	}
-	if err := strictjson.Check(b, wireNames, nil); err != nil {
-		return Record{}, recordErr("%v", err)
-	}
-	var w wire
-	if err := decodeStrict(b, &w); err != nil {
-		return Record{}, err
-	}
-	if w.V != 1 {
-		return Record{}, recordErr("version %d", w.V)
-	}
-	r := Record{Op: w.Op, Provider: w.Provider, Subject: w.Subject, Reason: w.Reason, CreatedBy: w.CreatedBy}
-	var err error
-	if r.Until, err = parseTime(w.Until, "until"); err != nil {
-		return Record{}, err
-	}
-	if r.Before, err = parseTime(w.Before, "before"); err != nil {
-		return Record{}, err
-	}
-	if r.CreatedAt, err = parseTime(w.CreatedAt, "created_at"); err != nil {
-		return Record{}, err
-	}
-	if err := r.Validate(); err != nil {
-		return Record{}, err
-	}
-	return r, nil
 }
 
 // decodeStrict decodes one JSON value into v, refusing unknown fields and

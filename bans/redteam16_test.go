@@ -37,12 +37,13 @@ func plantRecord(t *testing.T, st Storage, rec Record) {
 	plant(t, st, string(b))
 }
 
-// TestRedteam16HostileRecordsRefused: malformed, oversized, non-canonical
-// and out-of-range change records are refused as corrupt, never applied,
-// and not read again.
-func TestRedteam16HostileRecordsRefused(t *testing.T) {
-	base := `{"v":1,"op":"ban","provider":"seayoo","subject":"victim","created_at":"2026-12-03T11:00:00Z"}`
-	rows := []struct{ name, raw string }{
+// redteam16Base is a well-formed change record; redteam16HostileRows are
+// hostile variants of it, each of which ParseRecord must refuse.
+const redteam16Base = `{"v":1,"op":"ban","provider":"seayoo","subject":"victim","created_at":"2026-12-03T11:00:00Z"}`
+
+func redteam16HostileRows() []struct{ name, raw string } {
+	base := redteam16Base
+	return []struct{ name, raw string }{
 		{"oversized", `{"v":1,"op":"ban","provider":"seayoo","subject":"victim","reason":"` + strings.Repeat("r", 3000) + `","created_at":"2026-12-03T11:00:00Z"}`},
 		{"version 2", strings.Replace(base, `"v":1`, `"v":2`, 1)},
 		{"duplicate subject", strings.Replace(base, `"subject":"victim"`, `"subject":"x","subject":"victim"`, 1)},
@@ -62,7 +63,14 @@ func TestRedteam16HostileRecordsRefused(t *testing.T) {
 		{"invalid UTF-8", strings.Replace(base, `victim`, "vic\xfftim", 1)},
 		{"number subject", strings.Replace(base, `"victim"`, `1001`, 1)},
 	}
-	for _, row := range rows {
+}
+
+// TestRedteam16HostileRecordsRefused: malformed, oversized, non-canonical
+// and out-of-range change records are refused as corrupt, never applied,
+// and not read again.
+func TestRedteam16HostileRecordsRefused(t *testing.T) {
+	base := redteam16Base
+	for _, row := range redteam16HostileRows() {
 		t.Run(row.name, func(t *testing.T) {
 			st := newMemStorage()
 			r := replica(st, newClock())
