@@ -3,7 +3,6 @@ package caddyauth
 import (
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -201,7 +200,7 @@ func (a *AgoraIssuer) Provision(caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	ttl, maxTTL, err := agoraIssuerTTLs(a.TTL, a.MaxTTL)
+	ttl, maxTTL, err := issuerTTLs(mod, a.TTL, a.MaxTTL)
 	if err != nil {
 		return err
 	}
@@ -221,32 +220,6 @@ func (a *AgoraIssuer) Provision(caddy.Context) error {
 		return fmt.Errorf("%s: %w", mod, err)
 	}
 	return nil
-}
-
-// agoraIssuerTTLs checks the ttl and max_ttl options and returns the
-// lifetimes to issue with: ttl defaults to 1h, or max_ttl if shorter.
-func agoraIssuerTTLs(ttl, maxTTL caddy.Duration) (time.Duration, time.Duration, error) {
-	const mod = "agora issuer"
-	for _, err := range []error{
-		checkDuration(mod, "ttl", ttl, maxIssuedTTL, whyIssuedTTL),
-		checkDuration(mod, "max_ttl", maxTTL, maxIssuedTTL, whyIssuedTTL),
-		checkDurationMin(mod, "ttl", ttl, minIssuedTTL, whyWholeSecs),
-		checkDurationMin(mod, "max_ttl", maxTTL, minIssuedTTL, whyWholeSecs),
-	} {
-		if err != nil {
-			return 0, 0, err
-		}
-	}
-	if maxTTL == 0 {
-		maxTTL = caddy.Duration(maxIssuedTTL)
-	}
-	if ttl == 0 {
-		ttl = min(caddy.Duration(time.Hour), maxTTL)
-	}
-	if err := checkNotAbove(mod, "ttl", ttl, "max_ttl", maxTTL, "max_ttl caps ttl"); err != nil {
-		return 0, 0, err
-	}
-	return td(ttl), td(maxTTL), nil
 }
 
 // tokenKind declares AccessToken2 to the gameauth-token command.

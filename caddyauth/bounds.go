@@ -91,3 +91,30 @@ func checkCount(module, name string, n, max int, unit, why string) error {
 	}
 	return nil
 }
+
+// issuerTTLs checks the ttl and max_ttl options of the issuer module mod
+// and returns the lifetimes to issue with: max_ttl defaults to 24h, ttl to
+// 1h or max_ttl if shorter; both at least 1s, at most 24h, ttl at most
+// max_ttl.
+func issuerTTLs(mod string, ttl, maxTTL caddy.Duration) (time.Duration, time.Duration, error) {
+	for _, err := range []error{
+		checkDuration(mod, "ttl", ttl, maxIssuedTTL, whyIssuedTTL),
+		checkDuration(mod, "max_ttl", maxTTL, maxIssuedTTL, whyIssuedTTL),
+		checkDurationMin(mod, "ttl", ttl, minIssuedTTL, whyWholeSecs),
+		checkDurationMin(mod, "max_ttl", maxTTL, minIssuedTTL, whyWholeSecs),
+	} {
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+	if maxTTL == 0 {
+		maxTTL = caddy.Duration(maxIssuedTTL)
+	}
+	if ttl == 0 {
+		ttl = min(caddy.Duration(time.Hour), maxTTL)
+	}
+	if err := checkNotAbove(mod, "ttl", ttl, "max_ttl", maxTTL, "max_ttl caps ttl"); err != nil {
+		return 0, 0, err
+	}
+	return td(ttl), td(maxTTL), nil
+}

@@ -268,6 +268,27 @@ func (p *optionParser) str(dst *string) error {
 	return nil
 }
 
+// uint32ID reads the option name's one argument, a positive 32-bit number
+// (a ZEGO AppID, a TRTC SDKAppID).
+func (p *optionParser) uint32ID(name string, dst *uint32) error {
+	var s string
+	if err := p.str(&s); err != nil {
+		return err
+	}
+	n, ok := positiveUint32(s)
+	if !ok {
+		return p.d.Errf("%s: want a positive 32-bit number, got %q", name, s)
+	}
+	*dst = n
+	return nil
+}
+
+// positiveUint32 reads a positive 32-bit decimal number.
+func positiveUint32(s string) (uint32, bool) {
+	n, err := strconv.ParseUint(s, 10, 32)
+	return uint32(n), err == nil && n != 0
+}
+
 // list reads one or more arguments; the subdirective may repeat and the
 // values accumulate.
 func (p *optionParser) list(dst *[]string) error {

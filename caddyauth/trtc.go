@@ -3,7 +3,6 @@ package caddyauth
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -111,7 +110,7 @@ func (v *TRTCVerifier) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return parseBlock(d, func(p *optionParser, name string) error {
 		switch name {
 		case "sdk_app_id":
-			return p.sdkAppID(&v.SDKAppID)
+			return p.uint32ID("sdk_app_id", &v.SDKAppID)
 		case "secret":
 			return p.str(&v.Secret)
 		case "secrets":
@@ -127,26 +126,6 @@ func (v *TRTCVerifier) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 		return p.unknown("trtc")
 	})
-}
-
-// sdkAppID reads a TRTC SDKAppID: a positive 32-bit number.
-func (p *optionParser) sdkAppID(dst *uint32) error {
-	var s string
-	if err := p.str(&s); err != nil {
-		return err
-	}
-	n, ok := trtcAppID(s)
-	if !ok {
-		return p.d.Errf("sdk_app_id: want a positive 32-bit number, got %q", s)
-	}
-	*dst = n
-	return nil
-}
-
-// trtcAppID reads a TRTC SDKAppID: a positive 32-bit number.
-func trtcAppID(s string) (uint32, bool) {
-	n, err := strconv.ParseUint(s, 10, 32)
-	return uint32(n), err == nil && n != 0
 }
 
 // trtcRoomType reads the kind of room ids: number (the default) or string.
@@ -196,25 +175,8 @@ func (t *TRTCIssuer) Provision(caddy.Context) error {
 	if t.SDKAppID == 0 {
 		return fmt.Errorf("%s: sdk_app_id is required", mod)
 	}
-	for _, err := range []error{
-		checkDuration(mod, "ttl", t.TTL, maxIssuedTTL, whyIssuedTTL),
-		checkDuration(mod, "max_ttl", t.MaxTTL, maxIssuedTTL, whyIssuedTTL),
-		checkDurationMin(mod, "ttl", t.TTL, minIssuedTTL, whyWholeSecs),
-		checkDurationMin(mod, "max_ttl", t.MaxTTL, minIssuedTTL, whyWholeSecs),
-	} {
-		if err != nil {
-			return err
-		}
-	}
-	maxTTL := t.MaxTTL
-	if maxTTL == 0 {
-		maxTTL = caddy.Duration(maxIssuedTTL)
-	}
-	ttl := t.TTL
-	if ttl == 0 {
-		ttl = min(caddy.Duration(time.Hour), maxTTL)
-	}
-	if err := checkNotAbove(mod, "ttl", ttl, "max_ttl", maxTTL, "max_ttl caps ttl"); err != nil {
+	ttl, maxTTL, err := issuerTTLs(mod, t.TTL, t.MaxTTL)
+	if err != nil {
 		return err
 	}
 	secret, err := resolveSecret(caddy.NewReplacer(), mod+": secret", t.Secret, true)
@@ -232,8 +194,8 @@ func (t *TRTCIssuer) Provision(caddy.Context) error {
 		SDKAppID:   t.SDKAppID,
 		Secret:     secret,
 		RoomType:   roomType,
-		DefaultTTL: td(ttl),
-		MaxTTL:     td(maxTTL),
+		DefaultTTL: ttl,
+		MaxTTL:     maxTTL,
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", mod, err)
@@ -255,7 +217,7 @@ func (*TRTCIssuer) tokenKind() tokenKind {
 			if err != nil {
 				return nil, err
 			}
-			appID, ok := trtcAppID(a.String("sdk-app-id"))
+			appID, ok := positiveUint32(a.String("sdk-app-id"))
 			if !ok {
 				return nil, fmt.Errorf("--sdk-app-id: want a positive 32-bit number")
 			}
@@ -280,7 +242,7 @@ func (t *TRTCIssuer) requestFields() issuerFields {
 func (t *TRTCIssuer) unmarshalOption(p *optionParser, name string) error {
 	switch name {
 	case "sdk_app_id":
-		return p.sdkAppID(&t.SDKAppID)
+		return p.uint32ID("sdk_app_id", &t.SDKAppID)
 	case "secret":
 		return p.str(&t.Secret)
 	case "room_type":

@@ -3,7 +3,6 @@ package caddyauth
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -113,7 +112,7 @@ func (z *ZegoVerifier) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return parseBlock(d, func(p *optionParser, name string) error {
 		switch name {
 		case "app_id":
-			return p.appID(&z.AppID)
+			return p.uint32ID("app_id", &z.AppID)
 		case "secret":
 			return p.str(&z.Secret)
 		case "secrets":
@@ -131,26 +130,6 @@ func (z *ZegoVerifier) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 		return p.unknown("zego")
 	})
-}
-
-// appID reads a ZEGO AppID: a positive 32-bit number.
-func (p *optionParser) appID(dst *uint32) error {
-	var s string
-	if err := p.str(&s); err != nil {
-		return err
-	}
-	n, ok := zegoAppID(s)
-	if !ok {
-		return p.d.Errf("app_id: want a positive 32-bit number, got %q", s)
-	}
-	*dst = n
-	return nil
-}
-
-// zegoAppID reads a ZEGO AppID: a positive 32-bit number.
-func zegoAppID(s string) (uint32, bool) {
-	n, err := strconv.ParseUint(s, 10, 32)
-	return uint32(n), err == nil && n != 0
 }
 
 // zegoMode reads the encryption of issued tokens: gcm (the default) or cbc.
@@ -197,7 +176,7 @@ func (z *ZegoIssuer) Provision(caddy.Context) error {
 	if z.AppID == 0 {
 		return fmt.Errorf("zego issuer: app_id is required")
 	}
-	ttl, maxTTL, err := zegoIssuerTTLs(z.TTL, z.MaxTTL)
+	ttl, maxTTL, err := issuerTTLs("zego issuer", z.TTL, z.MaxTTL)
 	if err != nil {
 		return err
 	}
@@ -225,32 +204,6 @@ func (z *ZegoIssuer) Provision(caddy.Context) error {
 	return nil
 }
 
-// zegoIssuerTTLs checks the ttl and max_ttl options and returns the
-// lifetimes to issue with: ttl defaults to 1h, or max_ttl if shorter.
-func zegoIssuerTTLs(ttl, maxTTL caddy.Duration) (time.Duration, time.Duration, error) {
-	const mod = "zego issuer"
-	for _, err := range []error{
-		checkDuration(mod, "ttl", ttl, maxIssuedTTL, whyIssuedTTL),
-		checkDuration(mod, "max_ttl", maxTTL, maxIssuedTTL, whyIssuedTTL),
-		checkDurationMin(mod, "ttl", ttl, minIssuedTTL, whyWholeSecs),
-		checkDurationMin(mod, "max_ttl", maxTTL, minIssuedTTL, whyWholeSecs),
-	} {
-		if err != nil {
-			return 0, 0, err
-		}
-	}
-	if maxTTL == 0 {
-		maxTTL = caddy.Duration(maxIssuedTTL)
-	}
-	if ttl == 0 {
-		ttl = min(caddy.Duration(time.Hour), maxTTL)
-	}
-	if err := checkNotAbove(mod, "ttl", ttl, "max_ttl", maxTTL, "max_ttl caps ttl"); err != nil {
-		return 0, 0, err
-	}
-	return td(ttl), td(maxTTL), nil
-}
-
 // tokenKind declares Token04 to the gameauth-token command.
 func (*ZegoIssuer) tokenKind() tokenKind {
 	return tokenKind{
@@ -265,7 +218,7 @@ func (*ZegoIssuer) tokenKind() tokenKind {
 			if err != nil {
 				return nil, err
 			}
-			appID, ok := zegoAppID(a.String("app-id"))
+			appID, ok := positiveUint32(a.String("app-id"))
 			if !ok {
 				return nil, fmt.Errorf("--app-id: want a positive 32-bit number")
 			}
@@ -294,7 +247,7 @@ func (z *ZegoIssuer) requestFields() issuerFields {
 func (z *ZegoIssuer) unmarshalOption(p *optionParser, name string) error {
 	switch name {
 	case "app_id":
-		return p.appID(&z.AppID)
+		return p.uint32ID("app_id", &z.AppID)
 	case "secret":
 		return p.str(&z.Secret)
 	case "mode":
