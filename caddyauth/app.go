@@ -170,11 +170,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.key = "own " + string(a.StorageRaw)
 	} else {
 		st = ctx.Storage()
-		if fs, ok := st.(*certmagic.FileStorage); ok {
-			a.key = "caddy file_system " + fs.Path
-		} else {
-			a.key = fmt.Sprintf("caddy %T %+v", st, st)
-		}
+		a.key = storageKey(st)
 	}
 	a.key += fmt.Sprintf(" entries=%d rev=%d live=%d", a.maxEntries(), a.revocationTTL(), a.maxLive())
 	v, _, err := banStates.LoadOrNew(a.key, func() (caddy.Destructor, error) {
@@ -337,3 +333,19 @@ var (
 	_ caddy.CleanerUpper = (*App)(nil)
 	_ caddy.Destructor   = (*banState)(nil)
 )
+
+// storageKey names Caddy's configured storage so that successive configs
+// on the same storage share one list: a file system by its path, another
+// storage module by its exported configuration (a JSON tag per option;
+// %+v would read its internal state too, racing with its goroutines).
+// Only a storage that cannot be marshalled is named by its address, so a
+// reload then reads the list again.
+func storageKey(st certmagic.Storage) string {
+	if fs, ok := st.(*certmagic.FileStorage); ok {
+		return "caddy file_system " + fs.Path
+	}
+	if b, err := json.Marshal(st); err == nil {
+		return fmt.Sprintf("caddy %T %s", st, b)
+	}
+	return fmt.Sprintf("caddy %T %p", st, st)
+}

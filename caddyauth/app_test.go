@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 
 	"github.com/gameauth/caddy-gameauth/issuers"
@@ -294,5 +295,46 @@ func TestSyncCompacts(t *testing.T) {
 	fresh.syncOnce(ctx)
 	if fresh.replica.Len() != compactAfter || fresh.replica.Check("seayoo", "7", time.Time{}, now).Verdict.String() == "ok" {
 		t.Errorf("after compaction a fresh replica holds %d entries and player 7 is %v", fresh.replica.Len(), fresh.replica.Check("seayoo", "7", time.Time{}, now).Verdict)
+	}
+}
+
+// keyedStorage is a storage module with configuration and internal state.
+type keyedStorage struct {
+	memStorage
+	Addr string `json:"addr"`
+}
+
+// unmarshallable is a storage whose configuration cannot be marshalled.
+type unmarshallable struct {
+	memStorage
+	C chan int `json:"c"`
+}
+
+func (*keyedStorage) Exists(context.Context, string) bool { return false }
+func (*keyedStorage) Stat(context.Context, string) (certmagic.KeyInfo, error) {
+	return certmagic.KeyInfo{}, nil
+}
+func (*unmarshallable) Exists(context.Context, string) bool { return false }
+func (*unmarshallable) Stat(context.Context, string) (certmagic.KeyInfo, error) {
+	return certmagic.KeyInfo{}, nil
+}
+
+// TestStorageKey: two configs of the same storage share one list, two
+// storages do not.
+func TestStorageKey(t *testing.T) {
+	a1, a2, b := &keyedStorage{Addr: "redis:6379"}, &keyedStorage{Addr: "redis:6379"}, &keyedStorage{Addr: "other:6379"}
+	a2.m = map[string][]byte{"state": nil} // internal state does not count
+	if storageKey(a1) != storageKey(a2) {
+		t.Errorf("the same storage configured twice: %q and %q", storageKey(a1), storageKey(a2))
+	}
+	if storageKey(a1) == storageKey(b) {
+		t.Errorf("two storages share the key %q", storageKey(a1))
+	}
+	if k1, k2 := storageKey(&certmagic.FileStorage{Path: "/a"}), storageKey(&certmagic.FileStorage{Path: "/b"}); k1 == k2 {
+		t.Errorf("two directories share the key %q", k1)
+	}
+	u1, u2 := &unmarshallable{}, &unmarshallable{}
+	if storageKey(u1) == storageKey(u2) {
+		t.Errorf("two unmarshallable storages share the key %q", storageKey(u1))
 	}
 }
