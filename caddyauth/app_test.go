@@ -3,10 +3,12 @@ package caddyauth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,7 +16,10 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/certmagic"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/gameauth/caddy-gameauth/issuers"
 	"github.com/gameauth/caddy-gameauth/verifiers"
@@ -336,5 +341,83 @@ func TestStorageKey(t *testing.T) {
 	u1, u2 := &unmarshallable{}, &unmarshallable{}
 	if storageKey(u1) == storageKey(u2) {
 		t.Errorf("two unmarshallable storages share the key %q", storageKey(u1))
+	}
+}
+
+// failingStorage fails every call while fail is set.
+type failingStorage struct {
+	memStorage
+	fail atomic.Bool
+}
+
+var errStorageDown = errors.New("storage down")
+
+func (f *failingStorage) List(ctx context.Context, dir string, rec bool) ([]string, error) {
+	if f.fail.Load() {
+		return nil, errStorageDown
+	}
+	return f.memStorage.List(ctx, dir, rec)
+}
+
+// TestStorageDown: when the storage cannot be read, the last list read
+// stays in force, the staleness gauge grows, the sync error counter counts,
+// and a Warn log says how stale the list is, once a minute at most; the
+// first sync that works again is logged at Info.
+func TestStorageDown(t *testing.T) {
+	st := &failingStorage{memStorage: memStorage{m: map[string][]byte{}}}
+	now := time.Now()
+	s := newBanState(st, 100, defaultRevocationTTL, 10, func() time.Time { return now })
+	core, logs := observer.New(zap.InfoLevel)
+	s.logger.Store(zap.New(core))
+	reg := prometheus.NewRegistry()
+	s.metrics.register(reg, s)
+	ctx := context.Background()
+	if err := s.replica.Ban(ctx, "seayoo", "1001", time.Time{}, "", "test"); err != nil {
+		t.Fatal(err)
+	}
+	s.syncOnce(ctx)
+	id := verifiers.Identity{Provider: "seayoo", Subject: "1001"}
+
+	st.fail.Store(true)
+	for range 3 { // three failed syncs within a minute: one Warn
+		now = now.Add(10 * time.Second)
+		s.syncOnce(ctx)
+	}
+	if err := s.admit(&id); verifiers.Reason(err) != verifiers.ReasonBanned {
+		t.Errorf("storage down: %v, want the last list (banned) in force", err)
+	}
+	if n := logs.FilterMessageSnippet("sync failed").Len(); n != 1 {
+		t.Errorf("%d Warn logs for 3 failed syncs within a minute, want 1", n)
+	}
+	if got := testutil.ToFloat64(s.metrics.syncs.WithLabelValues("error")); got != 3 {
+		t.Errorf("sync errors counted %v, want 3", got)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := -1.0
+	for _, mf := range mfs {
+		if mf.GetName() == "caddy_gameauth_ban_list_staleness_seconds" {
+			stale = mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	if stale != 30 {
+		t.Errorf("staleness %v s, want 30", stale)
+	}
+	now = now.Add(time.Minute)
+	s.syncOnce(ctx)
+	if n := logs.FilterMessageSnippet("sync failed").Len(); n != 2 {
+		t.Errorf("a minute later: %d Warn logs, want 2", n)
+	}
+	st.fail.Store(false)
+	s.syncOnce(ctx)
+	if n := logs.FilterMessageSnippet("sync works again").Len(); n != 1 {
+		t.Errorf("recovery logged %d times, want 1", n)
+	}
+	for _, e := range logs.All() {
+		if strings.Contains(fmt.Sprint(e.ContextMap()), "1001") && e.Level > zap.InfoLevel {
+			t.Errorf("a Warn names a player: %v", e.ContextMap())
+		}
 	}
 }
