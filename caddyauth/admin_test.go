@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -372,5 +373,33 @@ func TestAdminFull(t *testing.T) {
 	}
 	if r := c.api(t, "POST", "/gameauth/revocations", `{"provider":"seayoo","subject":"b"}`); r.status != 201 {
 		t.Errorf("revocation of a held player while full: %d %s", r.status, r.body)
+	}
+}
+
+// TestAdminStorageDown: a change the storage refuses is a 503 JSON error
+// that names no path or secret, and nothing is applied: the player still
+// passes and the list is unchanged.
+func TestAdminStorageDown(t *testing.T) {
+	c := startAdminCaddy(t)
+	// A file where the change records' directory goes: every Store fails.
+	bansDir := filepath.Join(c.dir, "gameauth", "bans")
+	if err := os.MkdirAll(bansDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bansDir, "changes"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := c.api(t, "POST", "/gameauth/bans", `{"provider":"seayoo","subject":"1001"}`)
+	if r.status != 503 || !strings.Contains(r.body, "not applied") || strings.Contains(r.body, c.dir) {
+		t.Errorf("ban with the storage down: %d %s, want 503 saying it was not applied, without the path", r.status, r.body)
+	}
+	if p := c.list(t, ""); len(p.Bans) != 0 {
+		t.Errorf("list after a failed store: %+v", p)
+	}
+	if r := get(t, c.site, bearer(seayooToken(t, "1001", nil))); r.status != 200 {
+		t.Errorf("player after a failed ban: %d, want 200 (nothing applied)", r.status)
+	}
+	if r := c.api(t, "POST", "/gameauth/revocations", `{"provider":"seayoo","subject":"1001"}`); r.status != 503 {
+		t.Errorf("revocation with the storage down: %d %s, want 503", r.status, r.body)
 	}
 }
