@@ -230,6 +230,13 @@ func (h *IssuerHandler) badRequest(w http.ResponseWriter, repl *caddy.Replacer, 
 	case errors.As(err, &re):
 		msg = re.Error()
 	}
+	return h.answerError(w, repl, status, code, outcome, msg)
+}
+
+// answerError writes a refusal of a token request: the JSON error of RFC
+// 6749 §5.2 with its code and description, which also goes in the
+// {http.auth.gameauth.error} placeholder, counted under outcome.
+func (h *IssuerHandler) answerError(w http.ResponseWriter, repl *caddy.Replacer, status int, code, outcome, msg string) error {
 	repl.Set(ErrorPlaceholder, msg)
 	h.metrics.issue(h.name, outcome)
 	body, _ := json.Marshal(map[string]string{"error": code, "error_description": msg})
@@ -256,13 +263,5 @@ func (h *IssuerHandler) refuseListed(w http.ResponseWriter, repl *caddy.Replacer
 		code, outcome = "temporarily_unavailable", "error"
 	}
 	setRetryAfter(w, err)
-	repl.Set(ErrorPlaceholder, reason)
-	h.metrics.issue(h.name, outcome)
-	body, _ := json.Marshal(map[string]string{"error": code, "error_description": reason})
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, werr := w.Write(body)
-	return werr
+	return h.answerError(w, repl, status, code, outcome, reason)
 }
